@@ -1,0 +1,63 @@
+"""Stage `evaluate_spatial` / `evaluate_temporal`: score every video of each trained split
+with the test protocol (frames x crops); training videos too, for SVM fusion.
+
+    python stages/evaluate.py spatial data/frames data/splits.csv models/spatial metrics/scores/spatial
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from twostream.config import as_dict, load_params
+from twostream.evaluate import accuracy, score_videos
+from twostream.runtime import configure_logging, pick_device
+from twostream.scores import ScoreFile, save_scores
+from twostream.splits import load_table
+from twostream.store import archive_name
+from twostream.streams import STREAMS, StreamSpec, test_inputs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stream", choices=STREAMS)
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("splits_csv", type=Path)
+    parser.add_argument("models_dir", type=Path)
+    parser.add_argument("scores_dir", type=Path, help="split<k>.npz per split (out)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    log: logging.Logger = configure_logging(f"evaluate_{args.stream}")
+    protocol = load_params(args.params).evaluate
+    table = load_table(args.splits_csv)
+    device = pick_device()
+    models = sorted(args.models_dir.glob("split*.pt"))
+    if not models:
+        raise SystemExit(f"{args.models_dir}: no split<k>.pt model files; run train_{args.stream}")
+    for model_file in models:
+        saved = torch.load(model_file, map_location="cpu", weights_only=False)
+        spec = StreamSpec(**saved["spec"])
+        model = spec.build(len(saved["classes"]))
+        model.load_state_dict(saved["state_dict"])
+        split = saved["split"]
+        rows = table[table[f"split{split}"].isin(["train", "test"])].reset_index(drop=True)
+        archives = [args.data_dir / archive_name(v) for v in rows["id"]]
+        scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
+                              num_classes=len(saved["classes"]), batch_size=protocol.batch_size,
+                              device=device, desc=f"{args.stream} split {split}")
+        subset = rows[f"split{split}"].to_numpy()
+        labels = rows["label"].to_numpy()
+        meta = {"stream": args.stream, "split": split, "spec": saved["spec"], "data": saved["data"],
+                "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type}
+        save_scores(args.scores_dir / f"split{split}.npz",
+                    ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))
+        test = subset == "test"
+        log.info("%s split %d: test accuracy %.1f%% over %d videos", args.stream, split,
+                 100 * accuracy(scores[test], labels[test]), int(test.sum()))
+
+
+if __name__ == "__main__":
+    main()

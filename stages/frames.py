@@ -1,0 +1,35 @@
+"""Stage `frames`: decode every video into one archive of JPEG frames per video.
+
+    python stages/frames.py data/raw data/splits.csv data/frames
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from twostream.config import load_params
+from twostream.frames import extract_frames
+from twostream.runtime import configure_logging
+from twostream.splits import load_table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("raw_dir", type=Path)
+    parser.add_argument("splits_csv", type=Path)
+    parser.add_argument("frames_dir", type=Path, help="<id>.zip per video (out)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    log = configure_logging("frames")
+    params = load_params(args.params)
+    table = load_table(args.splits_csv)
+    result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
+    log.info("decoded %d, kept %d, failed %d (listed in %s/failures.json)", result.done,
+             result.skipped, len(result.failures), args.frames_dir)
+    if result.failures and len(result.failures) == len(table):
+        raise SystemExit(f"frames: every video failed to decode; see {args.frames_dir}/failures.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny generated videos and datasets, so every test runs on CPU in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twostream.config import SyntheticParams
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    for base in (REPO.parent / "shared", REPO.parent.parent / "shared", Path("/work/shared")):
+        if (base / "data").is_dir():
+            return base / "data"
+    return None
+
+
+SHARED_DATA = _shared_data()
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic() -> SyntheticParams:
+    return SyntheticParams(seed=3, appearances=2, motions=2, groups=3, clips_per_group=1,
+                           frames=8, width=64, height=48, camera_motion=0.5, noise=2.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic: SyntheticParams) -> Path:
+    """A generated dataset in UCF-101 layout: root/UCF-101 and root/ucfTrainTestlist."""
+    from twostream.synthetic import generate
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(tiny_synthetic, root)
+    return root

@@ -1,0 +1,237 @@
+"""params.yaml -> frozen dataclasses, parsed once.
+
+Every stage loads the whole file through :func:`load_params` so that a typo anywhere
+(``dropuot: 0.9``, ``temporal.stack_length: 0``) fails the first stage that runs, naming the
+key, instead of a later stage after minutes of flow extraction. Bounds live next to each field
+(``metadata``) so the rule and the error message cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+DATASETS = ("synthetic",)
+FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback")
+ARCHS = ("cnn_m_2048",)
+
+
+class ParamsError(ValueError):
+    """A params.yaml key is unknown, mistyped or out of range; the message names the key."""
+
+
+def _spec(default: Any, *, lo: float | None = None, hi: float | None = None,
+          lo_open: bool = False, hi_open: bool = False,
+          choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
+    """A dataclass field carrying its own validation rule."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "doc": doc}
+    if isinstance(default, (list, tuple)):
+        return dataclasses.field(default_factory=lambda: tuple(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParams:
+    """Which official splits to run (the paper reports split 1 and the mean over 1-3)."""
+    splits: tuple[int, ...] = _spec((1,), lo=1, hi=3)
+    seed: int = _spec(0, lo=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticParams:
+    """The embedded dataset: class = appearance x motion (see twostream.synthetic)."""
+    seed: int = _spec(0, lo=0)
+    appearances: int = _spec(3, lo=1, hi=4)
+    motions: int = _spec(4, lo=1, hi=6)
+    groups: int = _spec(6, lo=3, hi=99)
+    clips_per_group: int = _spec(2, lo=1, hi=99)
+    frames: int = _spec(16, lo=1)
+    width: int = _spec(128, lo=32)
+    height: int = _spec(96, lo=32)
+    fps: float = _spec(25.0, lo=1.0)
+    camera_motion: float = _spec(1.0, lo=0.0, hi=10.0)
+    noise: float = _spec(4.0, lo=0.0, hi=64.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class FramesParams:
+    """Decoding: frames resized so the shorter side is ``short_side`` (paper: 256)."""
+    short_side: int = _spec(256, lo=16)
+    jpeg_quality: int = _spec(90, lo=1, hi=100)
+    workers: int = _spec(0, lo=0, doc="0 = one process per core")
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowParams:
+    """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
+    backend: str = _spec("opencv-tvl1", choices=FLOW_BACKENDS)
+    bound: float = _spec(20.0, lo=0.0, lo_open=True)
+    jpeg_quality: int = _spec(90, lo=1, hi=100)
+    workers: int = _spec(0, lo=0, doc="0 = one process per core")
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamParams:
+    """Training settings shared by both streams (SGD with momentum, step schedule)."""
+    arch: str = _spec("cnn_m_2048", choices=ARCHS)
+    width: float = _spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="channel multiplier of CNN-M")
+    input_size: int = _spec(224, lo=48)
+    batch_size: int = _spec(256, lo=1)
+    iterations: int = _spec(80000, lo=1)
+    lr: float = _spec(0.01, lo=0.0, lo_open=True)
+    lr_steps: tuple[int, ...] = _spec((50000, 70000), lo=1)
+    momentum: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
+    weight_decay: float = _spec(5e-4, lo=0.0)
+    workers: int = _spec(0, lo=0, doc="DataLoader worker processes")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpatialParams(StreamParams):
+    """Spatial stream: one RGB frame. Its dropout is the top-level ``dropout`` key (Table 1a)."""
+    rgb_jitter: float = _spec(0.2, lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class TemporalParams(StreamParams):
+    """Temporal stream: L stacked flow fields, 2L input channels."""
+    stack_length: int = _spec(10, lo=1, hi=64)
+    mean_subtraction: bool = _spec(True)
+    dropout: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateParams:
+    """Test protocol: ``frames`` equally spaced inputs per video x ``crops`` crops."""
+    frames: int = _spec(25, lo=1)
+    crops: int = _spec(10, choices=(1, 5, 10))
+    batch_size: int = _spec(250, lo=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionParams:
+    """Crammer-Singer linear SVM on stacked L2-normalised softmax scores."""
+    svm_c: float = _spec(1.0, lo=0.0, lo_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """The whole params.yaml. Top-level keys are the ones users sweep with ``-S key=value``."""
+    dataset: str = _spec("synthetic", choices=DATASETS)
+    dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True, doc="spatial stream dropout")
+    run: RunParams = dataclasses.field(default_factory=RunParams)
+    synthetic: SyntheticParams = dataclasses.field(default_factory=SyntheticParams)
+    frames: FramesParams = dataclasses.field(default_factory=FramesParams)
+    flow: FlowParams = dataclasses.field(default_factory=FlowParams)
+    spatial: SpatialParams = dataclasses.field(default_factory=SpatialParams)
+    temporal: TemporalParams = dataclasses.field(default_factory=TemporalParams)
+    evaluate: EvaluateParams = dataclasses.field(default_factory=EvaluateParams)
+    fusion: FusionParams = dataclasses.field(default_factory=FusionParams)
+
+    def __post_init__(self) -> None:
+        for name in ("spatial", "temporal"):
+            block: StreamParams = getattr(self, name)
+            steps = block.lr_steps
+            if list(steps) != sorted(set(steps)) or (steps and steps[-1] >= block.iterations):
+                raise ParamsError(
+                    f"{name}.lr_steps={list(steps)}: must be strictly increasing and below "
+                    f"{name}.iterations={block.iterations}")
+            if block.input_size > self.frames.short_side:
+                raise ParamsError(
+                    f"{name}.input_size={block.input_size}: larger than frames.short_side="
+                    f"{self.frames.short_side}; crops must fit inside the frames")
+        if len(set(self.run.splits)) != len(self.run.splits) or not self.run.splits:
+            raise ParamsError(f"run.splits={list(self.run.splits)}: give each of 1, 2, 3 at most once")
+
+
+def _check_scalar(value: Any, kind: type, key: str) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}={value!r}: expected true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key}={value!r}: expected an integer")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"{key}={value!r}: expected a number")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"{key}={value!r}: expected a string")
+        return value
+    raise TypeError(f"unsupported param type {kind} for {key}")
+
+
+def _check_range(value: Any, meta: Mapping[str, Any], key: str) -> None:
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ParamsError(f"{key}={value!r}: must be one of {list(choices)}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
+        raise ParamsError(f"{key}={value!r}: must be {'>' if meta.get('lo_open') else '>='} {lo}")
+    if hi is not None and (value >= hi if meta.get("hi_open") else value > hi):
+        raise ParamsError(f"{key}={value!r}: must be {'<' if meta.get('hi_open') else '<='} {hi}")
+
+
+def parse_block(cls: type[T], raw: Any, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and bad values by name."""
+    where = prefix or "params.yaml"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}: expected a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        names = ", ".join(f"{prefix}.{k}" if prefix else str(k) for k in unknown)
+        raise ParamsError(f"unknown key(s) {names}; known keys here: {sorted(known)}")
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        kind = hints[name]
+        value = raw[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = parse_block(kind, value, key)
+            continue
+        if typing.get_origin(kind) is tuple:
+            item_kind = typing.get_args(kind)[0]
+            if not isinstance(value, (list, tuple)):
+                value = [value]
+            value = tuple(_check_scalar(v, item_kind, f"{key}[{i}]") for i, v in enumerate(value))
+            for i, v in enumerate(value):
+                _check_range(v, f.metadata, f"{key}[{i}]")
+        else:
+            value = _check_scalar(value, kind, key)
+            _check_range(value, f.metadata, key)
+        values[name] = value
+    return cls(**values)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; errors name the file and the key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found; run from the repository root") from None
+    try:
+        return parse_block(Params, raw)
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None
+
+
+def as_dict(block: Any) -> dict[str, Any]:
+    """A params block as plain JSON-ready data (tuples become lists), for metadata records."""
+    return json.loads(json.dumps(dataclasses.asdict(block)))

@@ -1,0 +1,77 @@
+"""Dense optical flow backends: name -> function of two grayscale frames.
+
+Each backend returns float32 (H, W, 2) displacements (d_x, d_y) in pixels from ``prev`` to
+``next`` and states the algorithm parameters it used, which the flow stage writes into every
+video's metadata so a report can say what actually ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+# OpenCV's DualTVL1 defaults are the standard Zach-Pock-Bischof settings used by two-stream tools.
+TVL1_DEFAULTS = {"tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5,
+                 "epsilon": 0.01, "inner_iterations": 30, "outer_iterations": 10,
+                 "scale_step": 0.5, "gamma": 0.0, "median_filtering": 5}
+FARNEBACK_DEFAULTS = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3,
+                      "poly_n": 5, "poly_sigma": 1.2}
+
+
+@dataclass(frozen=True)
+class FlowBackend:
+    name: str
+    compute: FlowFn
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _opencv_tvl1() -> FlowBackend:
+    if not hasattr(cv2, "optflow"):
+        raise RuntimeError("flow.backend=opencv-tvl1 needs cv2.optflow: "
+                           "pip install opencv-contrib-python-headless")
+    s = TVL1_DEFAULTS
+    solver = cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=s["tau"], lambda_=s["lambda"], theta=s["theta"], nscales=s["scales"],
+        warps=s["warps"], epsilon=s["epsilon"], innnerIterations=s["inner_iterations"],
+        outerIterations=s["outer_iterations"], scaleStep=s["scale_step"], gamma=s["gamma"],
+        medianFiltering=s["median_filtering"])
+
+    def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        return solver.calc(prev, nxt, None).astype(np.float32, copy=False)
+
+    return FlowBackend("opencv-tvl1", compute, dict(s))
+
+
+def _opencv_farneback() -> FlowBackend:
+    s = FARNEBACK_DEFAULTS
+
+    def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        return cv2.calcOpticalFlowFarneback(prev, nxt, None, s["pyr_scale"], s["levels"],
+                                            s["winsize"], s["iterations"], s["poly_n"],
+                                            s["poly_sigma"], 0)
+
+    return FlowBackend("opencv-farneback", compute, dict(s))
+
+
+BACKENDS: dict[str, Callable[[], FlowBackend]] = {
+    "opencv-tvl1": _opencv_tvl1,
+    "opencv-farneback": _opencv_farneback,
+}
+
+
+def make_backend(name: str) -> FlowBackend:
+    """Instantiate a backend by its params.yaml name (``flow.backend``)."""
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise ValueError(f"flow.backend={name!r}: must be one of {sorted(BACKENDS)}") from None
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)

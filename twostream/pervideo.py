@@ -1,0 +1,103 @@
+"""Run one job per video over processes, resumably, without dying on one bad file.
+
+A job whose target archive already carries the same ``recipe`` is skipped, so a killed stage
+picks up where it stopped (DVC keeps the folder: the outs are ``persist: true``). Archives of
+videos no longer in the table and leftover temp files are removed, so the folder always equals
+what the current table and params make. Failures are collected into ``failures.json`` beside
+the archives instead of stopping the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from twostream.store import is_current
+
+log = logging.getLogger(__name__)
+FAILURES = "failures.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    video_id: str
+    source: Path
+    target: Path
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    done: int
+    skipped: int
+    failures: dict[str, str]
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
+
+
+def _guarded(work: Callable[[Job], None], job: Job) -> tuple[str, str | None]:
+    try:
+        work(job)
+        return job.video_id, None
+    except Exception as err:  # noqa: BLE001 - one bad video must not stop the stage
+        return job.video_id, f"{type(err).__name__}: {err}"
+
+
+def remove_stale(out_dir: Path, keep: set[Path]) -> int:
+    """Delete archives not in ``keep`` and temp files a killed run left behind."""
+    removed = 0
+    if not out_dir.is_dir():
+        return 0
+    for path in out_dir.rglob("*"):
+        if path.is_file() and (".tmp" in path.name or (path.suffix == ".zip" and path not in keep)):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
+             workers: int, desc: str) -> RunSummary:
+    """Run ``work`` for every job whose target is missing or stale; return what happened."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale(out_dir, {job.target for job in jobs})
+    if removed:
+        log.info("%s: removed %d stale files from %s", desc, removed, out_dir)
+    todo = [job for job in jobs if not is_current(job.target, job.recipe)]
+    skipped = len(jobs) - len(todo)
+    if skipped:
+        log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
+    workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
+    failures: dict[str, str] = {}
+    bar = tqdm(total=len(todo), desc=desc, unit="video", dynamic_ncols=True)
+    if workers == 1:
+        _init_worker()
+        results = (_guarded(work, job) for job in todo)
+        for video_id, error in results:
+            if error:
+                failures[video_id] = error
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+            futures = [pool.submit(_guarded, work, job) for job in todo]
+            for future in as_completed(futures):
+                video_id, error = future.result()
+                if error:
+                    failures[video_id] = error
+                bar.update()
+    bar.close()
+    for video_id, error in sorted(failures.items()):
+        log.warning("%s: %s failed: %s", desc, video_id, error)
+    (out_dir / FAILURES).write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
+    return RunSummary(done=len(todo) - len(failures), skipped=skipped, failures=failures)

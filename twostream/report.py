@@ -1,0 +1,179 @@
+"""Tables laid out like the paper's, with the paper's figure beside each of ours.
+
+Accuracies are percentages. The paper's figures are UCF-101 (Table 1) and UCF-101 / HMDB-51
+(Table 4); for the embedded dataset they are shown for orientation only and the report says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Table 1a: spatial ConvNet, UCF-101 split 1, by training setting and dropout ratio.
+PAPER_1A = {
+    "From scratch": {0.5: 42.5, 0.9: 52.3},
+    "Pre-trained + fine-tuning": {0.5: 70.8, 0.9: 72.8},
+    "Pre-trained + last layer": {0.5: 72.7, 0.9: 59.9},
+}
+# Table 1b: temporal ConvNet, UCF-101 split 1, by input and mean subtraction (off, on).
+PAPER_1B = {
+    "Single-frame optical flow (L=1)": {False: None, True: 73.9},
+    "Optical flow stacking (L=5)": {False: None, True: 80.4},
+    "Optical flow stacking (L=10)": {False: 79.9, True: 81.0},
+    "Trajectory stacking (L=10)": {False: 79.6, True: 80.2},
+    "Optical flow stacking, bi-directional (L=10)": {False: None, True: 81.2},
+}
+# Table 4: mean accuracy over three splits.
+PAPER_4 = {
+    "Spatial stream ConvNet": {"ucf101": 73.0, "hmdb51": 40.5},
+    "Temporal stream ConvNet": {"ucf101": 83.7, "hmdb51": 54.6},
+    "Two-stream model (fusion by averaging)": {"ucf101": 86.9, "hmdb51": 58.0},
+    "Two-stream model (fusion by SVM)": {"ucf101": 88.0, "hmdb51": 59.4},
+}
+TABLE4_KEYS = {"spatial": "Spatial stream ConvNet", "temporal": "Temporal stream ConvNet",
+               "fusion_average": "Two-stream model (fusion by averaging)",
+               "fusion_svm": "Two-stream model (fusion by SVM)"}
+
+
+@dataclass
+class RunResults:
+    """Test accuracies (fractions) per model and split, and what produced them."""
+    dataset: str
+    accuracy: dict[str, dict[int, float]]          # model key -> split -> accuracy
+    provenance: dict[str, Any] = field(default_factory=dict)
+    spatial: dict[str, Any] = field(default_factory=dict)   # the spatial StreamSpec record
+    temporal: dict[str, Any] = field(default_factory=dict)  # the temporal StreamSpec record
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None or np.isnan(x) else round(100.0 * float(x), 2)
+
+
+def _cell(ours: float | None, paper: float | None) -> dict[str, float | None]:
+    diff = None if ours is None or paper is None else round(ours - paper, 2)
+    return {"ours": ours, "paper": paper, "diff": diff}
+
+
+def _table1_split(results: RunResults) -> int:
+    splits = sorted(results.accuracy.get("spatial", {}) or results.accuracy.get("temporal", {1: 0}))
+    return 1 if 1 in splits else splits[0]
+
+
+def table_1a(results: RunResults) -> dict[str, Any]:
+    split = _table1_split(results)
+    dropout = float(results.spatial.get("dropout", 0.5))
+    columns = sorted({0.5, 0.9, dropout})
+    ours_row = "From scratch"  # pre-trained backbones arrive with issue 5
+    rows = []
+    for setting, paper in PAPER_1A.items():
+        cells = {}
+        for d in columns:
+            ours = _pct(results.accuracy.get("spatial", {}).get(split)) if (
+                setting == ours_row and d == dropout) else None
+            cells[f"dropout {d:g}"] = _cell(ours, paper.get(d))
+        rows.append({"setting": setting, "cells": cells})
+    return {"caption": f"Table 1a: spatial ConvNet, split {split}, accuracy (%)",
+            "columns": [f"dropout {d:g}" for d in columns], "rows": rows}
+
+
+def _temporal_row(spec: dict[str, Any]) -> str:
+    length = int(spec.get("stack_length", 10))
+    if length == 1:
+        return "Single-frame optical flow (L=1)"
+    return f"Optical flow stacking (L={length})"
+
+
+def table_1b(results: RunResults) -> dict[str, Any]:
+    split = _table1_split(results)
+    ours_row = _temporal_row(results.temporal)
+    ours_mean_sub = bool(results.temporal.get("mean_subtraction", True))
+    rows_paper = dict(PAPER_1B)
+    rows_paper.setdefault(ours_row, {False: None, True: None})
+    rows = []
+    for name, paper in rows_paper.items():
+        cells = {}
+        for mean_sub, column in ((False, "mean subtraction off"), (True, "mean subtraction on")):
+            ours = _pct(results.accuracy.get("temporal", {}).get(split)) if (
+                name == ours_row and mean_sub == ours_mean_sub) else None
+            cells[column] = _cell(ours, paper.get(mean_sub))
+        rows.append({"input": name, "cells": cells})
+    return {"caption": f"Table 1b: temporal ConvNet, split {split}, accuracy (%)",
+            "columns": ["mean subtraction off", "mean subtraction on"], "rows": rows}
+
+
+def table_4(results: RunResults) -> dict[str, Any]:
+    paper_column = results.dataset if results.dataset in ("ucf101", "hmdb51") else "ucf101"
+    rows = []
+    for key, name in TABLE4_KEYS.items():
+        per_split = results.accuracy.get(key, {})
+        values = [v for v in per_split.values() if not np.isnan(v)]
+        mean = _pct(float(np.mean(values))) if values else None
+        rows.append({"method": name, **_cell(mean, PAPER_4[name][paper_column]),
+                     "splits": {f"split{s}": _pct(v) for s, v in sorted(per_split.items())}})
+    return {"caption": "Table 4: mean accuracy over the splits run (%)",
+            "paper_column": paper_column, "rows": rows}
+
+
+def build_tables(results: RunResults) -> dict[str, Any]:
+    note = None
+    if results.dataset not in ("ucf101", "hmdb51"):
+        note = (f"ours: the embedded '{results.dataset}' dataset; 'paper' is the paper's UCF-101 "
+                f"figure, shown for layout only")
+    return {"dataset": results.dataset, "note": note, "provenance": results.provenance,
+            "table1a": table_1a(results), "table1b": table_1b(results),
+            "table4": table_4(results)}
+
+
+def summary(results: RunResults) -> dict[str, Any]:
+    """Flat figures for ``dvc metrics diff``: the mean over splits, then each split."""
+    out: dict[str, Any] = {"accuracy": {}}
+    for key, per_split in results.accuracy.items():
+        values = [v for v in per_split.values() if not np.isnan(v)]
+        out["accuracy"][key] = _pct(float(np.mean(values))) if values else None
+        for split, value in per_split.items():
+            out.setdefault(f"split{split}", {})[key] = _pct(value)
+    return out
+
+
+def _fmt(cell: dict[str, Any]) -> str:
+    ours, paper = cell.get("ours"), cell.get("paper")
+    ours_s = "-" if ours is None else f"**{ours:.1f}**"
+    paper_s = "-" if paper is None else f"{paper:.1f}"
+    return f"{ours_s} ({paper_s})"
+
+
+def to_markdown(tables: dict[str, Any]) -> str:
+    """The tables as Markdown: each cell 'ours (paper)'."""
+    lines = [f"# twostream results: {tables['dataset']}", ""]
+    if tables.get("note"):
+        lines += [f"_{tables['note']}._", ""]
+    lines += ["Each cell: **ours** (paper). '-' = not run / not in the paper.", ""]
+    for key, first in (("table1a", "setting"), ("table1b", "input")):
+        table = tables[key]
+        lines += [f"## {table['caption']}", "", f"| {first} | " + " | ".join(table["columns"]) + " |",
+                  "|---" * (len(table["columns"]) + 1) + "|"]
+        for row in table["rows"]:
+            lines.append(f"| {row[first]} | " + " | ".join(_fmt(row["cells"][c]) for c in table["columns"]) + " |")
+        lines.append("")
+    t4 = tables["table4"]
+    splits = sorted({s for row in t4["rows"] for s in row["splits"]})
+    lines += [f"## {t4['caption']}", "",
+              f"| method | ours (paper {t4['paper_column']}) | " + " | ".join(splits) + " |",
+              "|---" * (len(splits) + 2) + "|"]
+    for row in t4["rows"]:
+        per = " | ".join("-" if row["splits"].get(s) is None else f"{row['splits'][s]:.1f}" for s in splits)
+        lines.append(f"| {row['method']} | {_fmt(row)} | {per} |")
+    lines += ["", "## Provenance", "", "```", *_provenance_lines(tables["provenance"]), "```", ""]
+    return "\n".join(lines)
+
+
+def _provenance_lines(provenance: dict[str, Any], indent: str = "") -> list[str]:
+    lines = []
+    for key, value in provenance.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{key}:", *_provenance_lines(value, indent + "  ")]
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return lines

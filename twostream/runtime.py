@@ -1,0 +1,22 @@
+"""Process-level setup shared by the stage entry points: logging, device, thread count."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+
+def configure_logging(stage: str) -> logging.Logger:
+    logging.basicConfig(level=os.environ.get("TWOSTREAM_LOG", "INFO"),
+                        format=f"[{stage}] %(levelname)s %(message)s")
+    return logging.getLogger(f"twostream.{stage}")
+
+
+def pick_device() -> torch.device:
+    """CUDA when present (recorded in outputs), else the CPU with one thread per core."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device("cpu")

@@ -1,0 +1,120 @@
+"""One uncompressed zip per video: JPEG members plus a ``meta.json`` record.
+
+Why: DVC and file systems crawl on millions of per-frame files; one archive per video keeps
+hashing cheap and gives random access by member name. Archives are written to a temp file and
+renamed, so a killed stage never leaves a half-written archive under its final name, and the
+``recipe`` in the metadata tells a resumed stage whether an archive is still current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+META = "meta.json"
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_jpeg(data: bytes, grayscale: bool = False) -> np.ndarray:
+    flags = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise ValueError("corrupt JPEG member")
+    return image
+
+
+def write_archive(path: str | Path, members: Mapping[str, bytes], meta: Mapping[str, Any]) -> None:
+    """Write members and meta.json atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        archive.writestr(META, json.dumps(dict(meta), indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_meta(path: str | Path) -> dict[str, Any] | None:
+    """The archive's metadata, or None when it is missing or unreadable (then: recompute)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(META))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def is_current(path: str | Path, recipe: Mapping[str, Any]) -> bool:
+    """True when ``path`` exists and was made by exactly this recipe (resume check)."""
+    meta = read_meta(path)
+    return meta is not None and meta.get("recipe") == json.loads(json.dumps(dict(recipe)))
+
+
+class ArchiveReader:
+    """Lazy, fork-safe reader: the zip is (re)opened in whichever process first reads it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._zip: zipfile.ZipFile | None = None
+        self._pid = -1
+        self._meta: dict[str, Any] | None = None
+
+    def _archive(self) -> zipfile.ZipFile:
+        if self._zip is None or self._pid != os.getpid():
+            if not self.path.is_file():
+                raise FileNotFoundError(f"{self.path}: archive not found; rerun the stage that makes it")
+            self._zip = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        return self._zip
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        if self._meta is None:
+            self._meta = json.loads(self._archive().read(META))
+        return self._meta
+
+    def read(self, name: str) -> bytes:
+        return self._archive().read(name)
+
+    def image(self, name: str, grayscale: bool = False) -> np.ndarray:
+        return decode_jpeg(self.read(name), grayscale)
+
+    def close(self) -> None:
+        if self._zip is not None and self._pid == os.getpid():
+            self._zip.close()
+        self._zip = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_zip": None, "_pid": -1, "_meta": self._meta}
+
+    def __enter__(self) -> "ArchiveReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def archive_name(video_id: str) -> str:
+    """Archive file name for a video id (``Class/v_x`` -> ``Class/v_x.zip``)."""
+    return f"{video_id}.zip"
+
+
+def frame_member(index: int) -> str:
+    return f"rgb/{index:05d}.jpg"
+
+
+def flow_members(index: int) -> tuple[str, str]:
+    return f"x/{index:05d}.jpg", f"y/{index:05d}.jpg"
