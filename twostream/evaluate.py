@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+
+from twostream.progress import progress
 
 from twostream.store import ArchiveReader
 
@@ -34,7 +35,7 @@ def score_videos(model: nn.Module, archives: Sequence[Path],
     which every accuracy counts as wrong (it stays in the denominator)."""
     model.to(device).eval()
     scores = np.full((len(archives), num_classes), np.nan, np.float32)
-    for row, path in enumerate(tqdm(archives, desc=desc, unit="video", dynamic_ncols=True)):
+    for row, path in enumerate(progress(archives, desc=desc, unit="video")):
         try:
             with ArchiveReader(path) as reader:
                 scores[row] = score_inputs(model, make_inputs(reader), batch_size, device)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from twostream.progress import progress
 
 from twostream.store import is_current
 
@@ -80,7 +80,7 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
         log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     failures: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc=desc, unit="video", dynamic_ncols=True)
+    bar = progress(total=len(todo), desc=desc, unit="video")
     if workers == 1:
         _init_worker()
         results = (_guarded(work, job) for job in todo)
