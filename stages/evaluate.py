@@ -18,7 +18,7 @@ from twostream.runtime import configure_logging, pick_device
 from twostream.scores import ScoreFile, save_scores
 from twostream.splits import load_table
 from twostream.store import archive_name
-from twostream.streams import STREAMS, StreamSpec, test_inputs
+from twostream.streams import STREAMS, StreamSpec, test_inputs, warn_short_clips
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         split = saved["split"]
         rows = table[table[f"split{split}"].isin(["train", "test"])].reset_index(drop=True)
         archives = [args.data_dir / archive_name(v) for v in rows["id"]]
+        warn_short_clips(spec, archives, log)
         scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
                               num_classes=len(saved["classes"]), batch_size=protocol.batch_size,
                               device=device, desc=f"{args.stream} split {split}")

@@ -35,3 +35,18 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic: Synth
     root = tmp_path_factory.mktemp("synthetic")
     generate(tiny_synthetic, root)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_archives(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path):
+    """(table, frames_dir, flow_dir) built by the real frames and flow code, one process."""
+    from twostream.config import FlowParams, FramesParams
+    from twostream.flow.extract import extract_flow
+    from twostream.frames import extract_frames
+    from twostream.splits import read_ucf_splits
+
+    out = tmp_path_factory.mktemp("archives")
+    table = read_ucf_splits(tiny_dataset / "ucfTrainTestlist")
+    extract_frames(table, tiny_dataset, out / "frames", FramesParams(short_side=48, workers=1))
+    extract_flow(table, out / "frames", out / "flow", FlowParams(workers=1))
+    return table, out / "frames", out / "flow"

@@ -31,7 +31,7 @@ def crop(array: np.ndarray, box: Box) -> np.ndarray:
     return array[..., top:top + size, left:left + size]
 
 
-def test_crops(array: np.ndarray, size: int, count: int,
+def protocol_crops(array: np.ndarray, size: int, count: int,
                flip: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """(count, C, size, size): 1 = centre; 5 = corners + centre; 10 = those and their flips."""
     boxes = five_boxes(array.shape[-2], array.shape[-1], size)

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from twostream.progress import progress
-
 from twostream.store import ArchiveReader
 
 log = logging.getLogger(__name__)

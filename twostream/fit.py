@@ -19,7 +19,7 @@ from twostream.config import Params, as_dict
 from twostream.samples import BalancedBatches
 from twostream.splits import class_names, select
 from twostream.store import archive_name, read_meta
-from twostream.streams import Stream, stream_params, stream_spec, train_set
+from twostream.streams import Stream, stream_params, stream_spec, train_set, warn_short_clips
 from twostream.train import Checkpoint, MetricLogger, train_stream
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def fit_split(stream: Stream, params: Params, table: pd.DataFrame, table_csv: Pa
     seed = params.run.seed * 10 + split
     rows = select(table, split, "train")
     paths, labels = available_archives(rows, data_dir)
+    warn_short_clips(spec, paths, log)
     classes = class_names(table)
     torch.manual_seed(seed)
     model = spec.build(len(classes))
@@ -78,8 +79,10 @@ def fit_split(stream: Stream, params: Params, table: pd.DataFrame, table_csv: Pa
 
     def batches(start: int) -> DataLoader:
         sampler = BalancedBatches(labels, block.batch_size, block.iterations, seed, start)
+        # Its own generator: the DataLoader must not draw from the global RNG that dropout uses.
         return DataLoader(dataset, batch_sampler=sampler, num_workers=block.workers,
-                          pin_memory=device.type == "cuda", persistent_workers=block.workers > 0)
+                          pin_memory=device.type == "cuda", persistent_workers=block.workers > 0,
+                          generator=torch.Generator().manual_seed(seed))
 
     log.info("%s split %d: %d videos, %d classes, %s on %s", stream, split, len(paths),
              len(classes), spec, device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -89,7 +90,9 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
                 failures[video_id] = error
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        # spawn, not fork: a forked child can deadlock in OpenCV's thread pool if the parent used it.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
             futures = [pool.submit(_guarded, work, job) for job in todo]
             for future in as_completed(futures):
                 video_id, error = future.result()

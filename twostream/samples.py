@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from twostream.crops import crop, equally_spaced, flip_image, random_box, test_crops
+from twostream.crops import crop, equally_spaced, flip_image, random_box, protocol_crops
 from twostream.flow.quantize import decode_field
 from twostream.flow.stacking import flip_stack, stack_fields, stack_indices, stack_starts, subtract_mean_flow
 from twostream.store import ArchiveReader, flow_members, frame_member
@@ -135,7 +135,7 @@ def spatial_test_inputs(reader: ArchiveReader, *, frames: int, crops: int,
     """(frames * crops, 3, s, s): equally spaced frames, each as corner/centre crops and flips."""
     chosen = equally_spaced(reader.meta["n_frames"], frames)
     decoded = {i: rgb_tensor(reader.image(frame_member(i))) for i in set(chosen)}
-    return np.concatenate([test_crops(decoded[i], input_size, crops, flip_image) for i in chosen])
+    return np.concatenate([protocol_crops(decoded[i], input_size, crops, flip_image) for i in chosen])
 
 
 def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, input_size: int,
@@ -150,5 +150,5 @@ def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, inpu
         stack = stack_fields(fields[stack_indices(start, stack_length, n_fields)])
         if mean_subtraction:
             stack = subtract_mean_flow(stack)
-        batches.append(test_crops(stack, input_size, crops, flip_stack))
+        batches.append(protocol_crops(stack, input_size, crops, flip_stack))
     return np.concatenate(batches)

@@ -19,7 +19,7 @@ from twostream.config import EvaluateParams, Params, StreamParams
 from twostream.models import build_model
 from twostream.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
                                temporal_test_inputs)
-from twostream.store import ArchiveReader
+from twostream.store import ArchiveReader, read_meta
 
 Stream = Literal["spatial", "temporal"]
 STREAMS: tuple[Stream, ...] = ("spatial", "temporal")
@@ -86,3 +86,18 @@ def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParam
                                      input_size=spec.input_size, stack_length=spec.stack_length,
                                      mean_subtraction=spec.mean_subtraction)
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def warn_short_clips(spec: StreamSpec, archives: list[Path], log: Any) -> None:
+    """Log (once per stage) how many clips are too short for an L-field stack and get padded."""
+    if spec.stream != "temporal":
+        return
+    short = []
+    for path in archives:
+        meta = read_meta(path)
+        if meta is not None and meta["n_fields"] < spec.stack_length:
+            short.append(path.stem)
+    if short:
+        log.warning("%d clips have fewer than L+1=%d frames; their stacks repeat the last flow "
+                    "field (padding), clips with no field get zero stacks: %s", len(short),
+                    spec.stack_length + 1, ", ".join(short[:5]))

@@ -41,19 +41,23 @@ class Checkpoint:
     recipe: dict[str, Any]
     every: int
 
-    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
-        """Restore state if a matching checkpoint exists; return the iteration to start at."""
+    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, torch.Tensor | None]:
+        """Restore model and optimiser if a matching checkpoint exists.
+
+        Returns the iteration to start at and the saved torch RNG state, which the caller
+        restores only after creating its batch iterator (a DataLoader draws from the global
+        RNG when it starts; restoring first would shift every later dropout mask).
+        """
         if not self.path.is_file():
-            return 0
+            return 0, None
         state = torch.load(self.path, map_location="cpu", weights_only=False)
         if state.get("recipe") != self.recipe:
             log.info("%s: made by other params or data; starting afresh", self.path)
-            return 0
+            return 0, None
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
         log.info("resuming from %s at iteration %d", self.path, state["iteration"])
-        return int(state["iteration"])
+        return int(state["iteration"]), state["rng"]
 
     def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,11 +74,14 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     model.to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=params.lr, momentum=params.momentum,
                                 weight_decay=params.weight_decay)
-    start = checkpoint.load(model, optimizer)
+    start, rng_state = checkpoint.load(model, optimizer)
+    batches = iter(make_batches(start))
+    if rng_state is not None:
+        torch.set_rng_state(rng_state)
     criterion = nn.CrossEntropyLoss()
     loss_sum, correct, seen = 0.0, 0, 0
     iteration = start
-    for iteration, (inputs, labels) in enumerate(make_batches(start), start + 1):
+    for iteration, (inputs, labels) in enumerate(batches, start + 1):
         lr = lr_at(iteration - 1, params.lr, params.lr_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr

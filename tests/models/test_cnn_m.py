@@ -1,0 +1,26 @@
+import torch
+from torch import nn
+
+from twostream.models.cnn_m import CNNM2048
+
+
+def _count(model, kind):
+    return sum(isinstance(m, kind) for m in model.modules())
+
+
+def test_paper_sized_network_shapes():
+    spatial = CNNM2048(3, 101, norm2=True, dropout=0.5)
+    temporal = CNNM2048(20, 101, norm2=False, dropout=0.9)
+    assert _count(spatial, nn.LocalResponseNorm) == 2 and _count(temporal, nn.LocalResponseNorm) == 1
+    convs = [m for m in spatial.features if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
+        (96, 7, 2), (256, 5, 2), (512, 3, 1), (512, 3, 1), (512, 3, 1)]
+    fcs = [m for m in spatial.classifier if isinstance(m, nn.Linear)]
+    assert [f.out_features for f in fcs] == [4096, 2048, 101]
+    assert fcs[0].in_features == 6 * 6 * 512  # Caffe-style pooling at 224 px
+    assert temporal.features[0].in_channels == 20
+
+
+def test_small_network_runs_on_cpu():
+    model = CNNM2048(20, 12, width=0.25, norm2=False, dropout=0.9, input_size=84)
+    assert model(torch.zeros(2, 20, 84, 84)).shape == (2, 12)

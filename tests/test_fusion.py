@@ -1,0 +1,39 @@
+import numpy as np
+
+from twostream.evaluate import accuracy
+from twostream.fusion import average_fusion, l2_normalise, svm_fusion
+
+
+def _streams(n_per_class=30, seed=0):
+    """Class = (a, m): stream A knows a, stream B knows m, neither alone knows the class."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(4), n_per_class)
+    a, m = labels // 2, labels % 2
+    spatial = np.zeros((len(labels), 4))
+    temporal = np.zeros((len(labels), 4))
+    for c in range(4):
+        spatial[:, c] = (c // 2 == a) + rng.normal(0, 0.2, len(labels))
+        temporal[:, c] = (c % 2 == m) + rng.normal(0, 0.2, len(labels))
+    soft = lambda s: np.exp(4 * s) / np.exp(4 * s).sum(1, keepdims=True)
+    return soft(spatial), soft(temporal), labels
+
+
+def test_svm_fusion_beats_each_stream_on_complementary_scores():
+    s_train, t_train, y_train = _streams(seed=0)
+    s_test, t_test, y_test = _streams(seed=1)
+    fused = svm_fusion((s_train, t_train), y_train, (s_test, t_test), c=1.0)
+    acc = accuracy(fused, y_test)
+    assert acc > 0.9
+    assert acc > accuracy(s_test, y_test) + 0.3 and acc > accuracy(t_test, y_test) + 0.3
+    best_single = max(accuracy(s_test, y_test), accuracy(t_test, y_test))
+    assert accuracy(average_fusion(s_test, t_test), y_test) > best_single + 0.1
+
+
+def test_unscorable_videos_count_as_wrong():
+    scores = np.array([[0.9, 0.1], [np.nan, np.nan]])
+    assert accuracy(scores, np.array([0, 1])) == 0.5
+
+
+def test_l2_normalise_rows():
+    out = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert np.allclose(out[0], [0.6, 0.8]) and np.all(out[1] == 0)

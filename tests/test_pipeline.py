@@ -1,0 +1,96 @@
+"""The whole DVC pipeline, end to end, on a tiny copy of the repository.
+
+Checks what a user relies on: `dvc repro` produces the tables and summary; a second `dvc repro`
+reruns nothing; `dvc exp run -S dropout=0.9` reruns only the spatial side (not data, frames,
+flow or the temporal stream), and `dvc exp show` lists the experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "synthetic": {"appearances": 2, "motions": 2, "groups": 3, "clips_per_group": 1, "frames": 8,
+                  "width": 64, "height": 48},
+    "frames": {"short_side": 48},
+    "spatial": {"width": 0.1, "input_size": 48, "batch_size": 8, "iterations": 6, "lr_steps": [4]},
+    "temporal": {"width": 0.1, "input_size": 48, "batch_size": 8, "iterations": 6, "lr_steps": [4],
+                 "stack_length": 3},
+    "evaluate": {"frames": 5},
+}
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{output[-4000:]}"
+    return output
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([\w@-]+)'", output))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("stages", "twostream"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for block, values in TINY.items():
+        params[block].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "init", "-q"], root)
+    _run(["dvc", "init", "-q"], root)
+    _run(["dvc", "config", "core.analytics", "false"], root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "commit", "-qm", "tiny"], root)
+    return root
+
+
+def test_repro_then_noop_then_spatial_only_experiment(project: Path):
+    first = _run(["dvc", "repro"], project)
+    assert _ran(first) == {"data", "frames", "flow", "train_spatial", "train_temporal",
+                           "evaluate_spatial", "evaluate_temporal", "fuse", "report"}
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert set(summary["accuracy"]) == {"spatial", "temporal", "fusion_average", "fusion_svm"}
+    assert all(0 <= v <= 100 for v in summary["accuracy"].values())
+    tables = json.loads((project / "metrics/tables.json").read_text())
+    assert tables["provenance"]["temporal"]["flow_backend"] == "opencv-tvl1"
+    assert (project / "metrics/tables.md").read_text().startswith("# twostream results")
+
+    assert _ran(_run(["dvc", "repro"], project)) == set()
+
+    _run(["git", "add", "-A"], project)
+    _run(["git", "commit", "-qm", "baseline results"], project)
+    experiment = _run(["dvc", "exp", "run", "-S", "dropout=0.9"], project)
+    assert _ran(experiment) == {"train_spatial", "evaluate_spatial", "fuse", "report"}
+    shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
+    assert "0.9" in shown and "accuracy.spatial" in shown
+
+
+def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["temporal"]["stack_length"] = 0
+    bad = project.parent / "bad_params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    proc = subprocess.run(["python", "stages/data.py", "data/raw", "data/splits.csv", "--params", str(bad)],
+                          cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "temporal.stack_length" in proc.stderr

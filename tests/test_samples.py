@@ -1,0 +1,46 @@
+import numpy as np
+
+from twostream.samples import (BalancedBatches, SpatialTrainSet, TemporalTrainSet,
+                               spatial_test_inputs, temporal_test_inputs)
+from twostream.store import ArchiveReader, archive_name
+
+
+def _paths(table, folder):
+    return [folder / archive_name(v) for v in table["id"]], list(table["label"])
+
+
+def test_temporal_sample_is_a_2l_channel_stack(tiny_archives):
+    table, _, flow = tiny_archives
+    paths, labels = _paths(table, flow)
+    data = TemporalTrainSet(paths, labels, input_size=48, stack_length=5, mean_subtraction=True, seed=0)
+    x, y = data[(0, 7)]
+    assert x.shape == (10, 48, 48) and y == labels[0]
+    assert np.array_equal(x.numpy(), data[(0, 7)][0].numpy())  # a sample is a function of its key
+    assert np.allclose(x.numpy().mean(axis=(1, 2)), 0, atol=0.5)  # mean-subtracted (then cropped)
+
+
+def test_spatial_sample_shape(tiny_archives):
+    table, frames, _ = tiny_archives
+    paths, labels = _paths(table, frames)
+    x, _ = SpatialTrainSet(paths, labels, input_size=48, jitter=0.2, seed=0)[(1, 3)]
+    assert x.shape == (3, 48, 48)
+
+
+def test_test_protocol_input_counts(tiny_archives):
+    table, frames, flow = tiny_archives
+    with ArchiveReader(frames / archive_name(table["id"][0])) as r:
+        assert spatial_test_inputs(r, frames=25, crops=10, input_size=48).shape == (250, 3, 48, 48)
+    with ArchiveReader(flow / archive_name(table["id"][0])) as r:
+        # 8 frames -> 7 fields; L=10 is longer than the clip, so stacks are padded
+        x = temporal_test_inputs(r, frames=25, crops=10, input_size=48, stack_length=10,
+                                 mean_subtraction=True)
+        assert x.shape == (250, 20, 48, 48)
+
+
+def test_balanced_batches_cover_classes_evenly():
+    labels = [0] * 90 + [1] * 10  # imbalanced videos
+    batches = list(BalancedBatches(labels, batch_size=100, iterations=20, seed=0))
+    drawn = np.array([labels[v] for batch in batches for v, _ in batch])
+    assert abs(drawn.mean() - 0.5) < 0.05
+    resumed = list(BalancedBatches(labels, batch_size=100, iterations=20, seed=0, start=7))
+    assert resumed == batches[7:]
