@@ -25,10 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     table = load_table(args.splits_csv)
     result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow)
-    log.info("%s: computed %d, kept %d, failed %d (listed in %s/failures.json)", params.flow.backend,
-             result.done, result.skipped, len(result.failures), args.flow_dir)
-    if result.failures and len(result.failures) == len(table):
-        raise SystemExit(f"flow: every video failed; see {args.flow_dir}/failures.json")
+    result.finish(log, f"flow ({params.flow.backend})", args.flow_dir, len(table))
 
 
 if __name__ == "__main__":

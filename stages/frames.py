@@ -25,10 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     table = load_table(args.splits_csv)
     result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
-    log.info("decoded %d, kept %d, failed %d (listed in %s/failures.json)", result.done,
-             result.skipped, len(result.failures), args.frames_dir)
-    if result.failures and len(result.failures) == len(table):
-        raise SystemExit(f"frames: every video failed to decode; see {args.frames_dir}/failures.json")
+    result.finish(log, "frames", args.frames_dir, len(table))
 
 
 if __name__ == "__main__":

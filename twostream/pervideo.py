@@ -41,6 +41,13 @@ class RunSummary:
     skipped: int
     failures: dict[str, str]
 
+    def finish(self, log: logging.Logger, what: str, out_dir: Path, total: int) -> None:
+        """Log the outcome; stop the stage only if not a single video succeeded."""
+        log.info("%s: computed %d, kept %d, failed %d (listed in %s)", what, self.done,
+                 self.skipped, len(self.failures), out_dir / FAILURES)
+        if total and len(self.failures) == total:
+            raise SystemExit(f"{what}: every video failed; see {out_dir / FAILURES}")
+
 
 def _init_worker() -> None:
     import cv2
