@@ -1,0 +1,1 @@
+"""Dense optical flow: backends, JPEG packing, and temporal-stream stacking."""
