@@ -13,7 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,20 @@ def _guarded(work: Callable[[Job], None], job: Job) -> tuple[str, str | None]:
         return job.video_id, f"{type(err).__name__}: {err}"
 
 
+def _results(todo: Sequence[Job], work: Callable[[Job], None],
+             workers: int) -> Iterator[tuple[str, str | None]]:
+    """(video id, error or None) per job, in this process or over a pool, as they finish."""
+    if workers == 1:
+        _init_worker()
+        yield from (_guarded(work, job) for job in todo)
+        return
+    # spawn, not fork: a forked child can deadlock in OpenCV's thread pool if the parent used it.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = [pool.submit(_guarded, work, job) for job in todo]
+        yield from (future.result() for future in as_completed(futures))
+
+
 def remove_stale(out_dir: Path, keep: set[Path]) -> int:
     """Delete archives not in ``keep`` and temp files a killed run left behind."""
     removed = 0
@@ -88,25 +102,11 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
         log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     failures: dict[str, str] = {}
-    bar = progress(total=len(todo), desc=desc, unit="video")
-    if workers == 1:
-        _init_worker()
-        results = (_guarded(work, job) for job in todo)
-        for video_id, error in results:
+    with progress(total=len(todo), desc=desc, unit="video") as bar:
+        for video_id, error in _results(todo, work, workers):
             if error:
                 failures[video_id] = error
             bar.update()
-    else:
-        # spawn, not fork: a forked child can deadlock in OpenCV's thread pool if the parent used it.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            futures = [pool.submit(_guarded, work, job) for job in todo]
-            for future in as_completed(futures):
-                video_id, error = future.result()
-                if error:
-                    failures[video_id] = error
-                bar.update()
-    bar.close()
     for video_id, error in sorted(failures.items()):
         log.warning("%s: %s failed: %s", desc, video_id, error)
     (out_dir / FAILURES).write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")

@@ -6,6 +6,7 @@ avoided. Field i is the flow from frame i to frame i+1, so a clip of n frames ha
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,8 @@ from twostream.flow.quantize import encode_field
 from twostream.pervideo import Job, RunSummary, run_jobs
 from twostream.store import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
 
-_BACKENDS: dict[str, object] = {}
-
-
-def _backend(name: str):  # one solver per worker process, built on first use
-    if name not in _BACKENDS:
-        _BACKENDS[name] = make_backend(name)
-    return _BACKENDS[name]
+# One solver per worker process, built on first use.
+_backend = functools.lru_cache(maxsize=None)(make_backend)
 
 
 def flow_to_archive(job: Job) -> None:
