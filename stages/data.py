@@ -1,4 +1,7 @@
-"""Stage `data`: make the dataset's raw videos and split files, then the split table.
+"""Stage `data`: the dataset's videos and official split files in data/raw, and the split table.
+
+synthetic: generated here. ucf101 / hmdb51: downloaded and extracted into download.cache_dir
+(or read from <dataset>.root), checked against the official counts, hard-linked into data/raw.
 
     python stages/data.py data/raw data/splits.csv
 """
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.runtime import configure_logging
+from twostream.datasets import prepare_dataset
 from twostream.splits import SPLITS, read_ucf_splits, save_table
 from twostream.synthetic import generate
 
@@ -26,9 +30,13 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.raw_dir.exists():
         shutil.rmtree(args.raw_dir)
-    generate(params.synthetic, args.raw_dir)
-    # Read back through the same parser the real UCF-101 split files use.
-    table = read_ucf_splits(args.raw_dir / "ucfTrainTestlist")
+    if params.dataset == "synthetic":
+        generate(params.synthetic, args.raw_dir)
+        # Read back through the same parser the real UCF-101 split files use.
+        table = read_ucf_splits(args.raw_dir / "ucfTrainTestlist")
+    else:
+        table = prepare_dataset(params.dataset, getattr(params, params.dataset), params.download,
+                                args.raw_dir, base=Path.cwd())
     save_table(table, args.splits_csv)
     for s in SPLITS:
         counts = table[f"split{s}"].value_counts()

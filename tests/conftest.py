@@ -19,6 +19,7 @@ def _shared_data() -> Path | None:
 
 
 SHARED_DATA = _shared_data()
+REAL = Path(__file__).parent / "data" / "real"  # vendored official split files and real clips
 
 
 @pytest.fixture(scope="session")

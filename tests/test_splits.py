@@ -1,10 +1,13 @@
+import shutil
+
 import pandas as pd
 import pytest
 
-from twostream.splits import (SplitError, check_groups_disjoint, read_ucf_splits, held_out_groups,
-                              write_ucf_splits)
+from twostream.splits import (SplitError, check_groups_disjoint, held_out_groups, read_hmdb_splits,
+                              read_ucf_splits, write_ucf_splits)
 
-from conftest import SHARED_DATA
+from conftest import REAL, SHARED_DATA
+from twostream.datasets import SPECS, count_problems
 
 
 def _table():
@@ -63,12 +66,65 @@ def test_straddling_group_is_refused():
         check_groups_disjoint(table)
 
 
-@pytest.mark.skipif(SHARED_DATA is None, reason="shared/data not present")
-def test_official_ucf101_counts():
-    table = read_ucf_splits(SHARED_DATA / "ucf101" / "ucfTrainTestlist")
+def _split_dirs():
+    """The vendored official files, and ../shared/data's copy when present."""
+    roots = [REAL] + ([SHARED_DATA] if SHARED_DATA is not None else [])
+    return roots
+
+
+@pytest.mark.parametrize("root", _split_dirs(), ids=str)
+def test_official_ucf101_counts(root, caplog):
+    table = read_ucf_splits(root / "ucf101" / "ucfTrainTestlist")
     assert table["label"].nunique() == 101
     assert len(table) == 13320
     expected = {1: (9537, 3783), 2: (9586, 3734), 3: (9624, 3696)}
     for split, (train, test) in expected.items():
         counts = table[f"split{split}"].value_counts()
         assert (counts["train"], counts["test"]) == (train, test)
+        assert "unused" not in counts
+    assert count_problems(table, SPECS["ucf101"]) == []
+    # The HandStandPushups / HandstandPushups trap is resolved and reported.
+    assert "'HandStandPushups'" in caplog.text and "case-insensitively" in caplog.text
+    hsp = table[table["class"] == "HandstandPushups"]
+    assert len(hsp) > 100 and hsp["path"].str.startswith("UCF-101/HandstandPushups/v_HandStandPushups_").all()
+
+
+@pytest.mark.parametrize("root", _split_dirs(), ids=str)
+def test_official_hmdb51_counts(root):
+    table = read_hmdb_splits(root / "hmdb51" / "testTrainMulti_7030_splits")
+    assert table["label"].nunique() == 51 and len(table) == 6766
+    for split in (1, 2, 3):
+        counts = table[f"split{split}"].value_counts()
+        assert (counts["train"], counts["test"], counts["unused"]) == (3570, 1530, 1666)
+    assert count_problems(table, SPECS["hmdb51"]) == []
+    golf = table[table["id"] == "golf/Golf_Tips_-_Hit_The_Driver_300+_Yards!!!_golf_f_nm_np1_fr_med_0"]
+    assert golf["path"].tolist() == ["hmdb51_org/golf/Golf_Tips_-_Hit_The_Driver_300+_Yards!!!_golf_f_nm_np1_fr_med_0.avi"]
+    assert golf["split1"].tolist() == ["train"]
+    assert table.loc[table["id"] == "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0", "group"].item() == "April_09"
+
+
+def test_hmdb_formats_and_errors(tmp_path):
+    folder = tmp_path / "testTrainMulti_7030_splits"
+    folder.mkdir()
+    for split in (1, 2, 3):  # official format: "name.avi <0|1|2> " with a trailing space
+        (folder / f"wave_test_split{split}.txt").write_text(
+            f"a_wave_0.avi {1 if split != 2 else 2} \nb_wave_1.avi {2 if split != 2 else 0} \n")
+    table = read_hmdb_splits(folder)
+    assert table.set_index("id")["split2"].to_dict() == {"wave/a_wave_0": "test", "wave/b_wave_1": "unused"}
+    (folder / "wave_test_split3.txt").unlink()
+    with pytest.raises(SplitError, match="wave_test_split3.txt is missing"):
+        read_hmdb_splits(folder)
+    (folder / "wave_test_split3.txt").write_text("a_wave_0.avi 7 \n")
+    with pytest.raises(SplitError, match=r"wave_test_split3.txt:1: expected"):
+        read_hmdb_splits(folder)
+    with pytest.raises(SplitError, match="no <class>_test_split"):
+        read_hmdb_splits(tmp_path / "nowhere")
+
+
+def test_wrong_counts_name_what_differs(tmp_path):
+    lists = tmp_path / "ucfTrainTestlist"
+    shutil.copytree(REAL / "ucf101" / "ucfTrainTestlist", lists)
+    lines = (lists / "testlist02.txt").read_bytes().split(b"\r\n")
+    (lists / "testlist02.txt").write_bytes(b"\r\n".join(lines[:-11] + [b""]))  # drop 10 clips
+    problems = count_problems(read_ucf_splits(lists), SPECS["ucf101"])
+    assert problems == ["split 2: 9586 train / 3724 test / 10 unused, expected 9586 / 3734 / 0"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import yaml
 
 T = TypeVar("T")
 
-DATASETS = ("synthetic",)
+DATASETS = ("synthetic", "ucf101", "hmdb51")
 FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback")
 ARCHS = ("cnn_m_2048",)
 
@@ -59,6 +60,57 @@ class SyntheticParams:
     fps: float = _spec(25.0, lo=1.0)
     camera_motion: float = _spec(1.0, lo=0.0, hi=10.0)
     noise: float = _spec(4.0, lo=0.0, hi=64.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceParams:
+    """Where a real dataset comes from: a ready folder (``root``) or its archives' URLs.
+
+    ``*_urls`` are tried in order (official first, then mirrors). An empty ``*_sha256`` means
+    "record the checksum of the first complete download and verify against it afterwards".
+    """
+    root: str = _spec("", doc="a folder already holding the dataset; '' = download")
+    subset: bool = _spec(False, doc="allow clips missing on disk (a known subset, for debugging)")
+    videos_urls: tuple[str, ...] = _spec(())
+    splits_urls: tuple[str, ...] = _spec(())
+    videos_sha256: str = _spec("")
+    splits_sha256: str = _spec("")
+    insecure_tls: bool = _spec(False, doc="skip TLS certificate checks (the UCF site's known trouble)")
+
+    def __post_init__(self) -> None:
+        for key in ("videos_sha256", "splits_sha256"):
+            value = getattr(self, key)
+            if value and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+                raise ParamsError(f"{key}={value!r}: must be '' or 64 hex digits (a sha256)")
+        for key in ("videos_urls", "splits_urls"):
+            for url in getattr(self, key):
+                if not re.match(r"https?://", url):
+                    raise ParamsError(f"{key}: {url!r} is not an http(s) URL")
+
+
+@dataclasses.dataclass(frozen=True)
+class UcfParams(SourceParams):
+    videos_urls: tuple[str, ...] = _spec(
+        ("https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar",))
+    splits_urls: tuple[str, ...] = _spec(
+        ("https://www.crcv.ucf.edu/wp-content/uploads/2019/03/UCF101TrainTestSplits-RecognitionTask.zip",))
+
+
+@dataclasses.dataclass(frozen=True)
+class HmdbParams(SourceParams):
+    videos_urls: tuple[str, ...] = _spec(
+        ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/hmdb51_org.rar",))
+    splits_urls: tuple[str, ...] = _spec(
+        ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/test_train_splits.rar",))
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadParams:
+    """The archive cache, shared by every workspace and queued experiment (never copied by DVC)."""
+    cache_dir: str = _spec("~/.cache/twostream")
+    retries: int = _spec(5, lo=0, hi=100)
+    timeout: float = _spec(60.0, lo=0.0, lo_open=True, doc="seconds without data before retrying")
+    backoff: float = _spec(2.0, lo=0.0, doc="first retry pause in s, doubling, at most 60")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +180,9 @@ class Params:
     dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True, doc="spatial stream dropout")
     run: RunParams = dataclasses.field(default_factory=RunParams)
     synthetic: SyntheticParams = dataclasses.field(default_factory=SyntheticParams)
+    ucf101: UcfParams = dataclasses.field(default_factory=UcfParams)
+    hmdb51: HmdbParams = dataclasses.field(default_factory=HmdbParams)
+    download: DownloadParams = dataclasses.field(default_factory=DownloadParams)
     frames: FramesParams = dataclasses.field(default_factory=FramesParams)
     flow: FlowParams = dataclasses.field(default_factory=FlowParams)
     spatial: SpatialParams = dataclasses.field(default_factory=SpatialParams)
@@ -216,7 +271,10 @@ def parse_block(cls: type[T], raw: Any, prefix: str = "") -> T:
             value = _check_scalar(value, kind, key)
             _check_range(value, f.metadata, key)
         values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ParamsError as err:  # a block's own cross-checks name keys relative to the block
+        raise ParamsError(f"{prefix}.{err}" if prefix else str(err)) from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

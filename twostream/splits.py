@@ -8,16 +8,23 @@ same parser, so the real-data path and the offline path share everything after `
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+log = logging.getLogger(__name__)
+
 SPLITS = (1, 2, 3)
 SPLIT_COLUMNS = tuple(f"split{s}" for s in SPLITS)
 COLUMNS = ("id", "path", "label", "class", "group", *SPLIT_COLUMNS)
 _GROUP = re.compile(r"_g(\d+)_c\d+", re.IGNORECASE)
+_CLIP_CLASS = re.compile(r"^v_(.+)_g\d+_c\d+", re.IGNORECASE)
+_HMDB_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[123])\.txt$")
+_HMDB_SIDE = {"1": "train", "2": "test", "0": "unused"}
 
 
 class SplitError(ValueError):
@@ -57,13 +64,15 @@ def read_class_index(path: Path) -> list[str]:
 def read_ucf_splits(list_dir: str | Path, video_prefix: str = "UCF-101") -> pd.DataFrame:
     """Parse classInd.txt, trainlist0{1,2,3}.txt and testlist0{1,2,3}.txt into the split table.
 
-    Class names are matched case-insensitively: the official lists say ``HandStandPushups``
-    where classInd.txt says ``HandstandPushups``; the classInd spelling wins.
+    Class names are matched case-insensitively: the official clip names say ``HandStandPushups``
+    where classInd.txt and the folder say ``HandstandPushups``; the classInd spelling wins, and
+    each such match is logged.
     """
     list_dir = Path(list_dir)
     classes = read_class_index(list_dir / "classInd.txt")
     by_lower = {name.lower(): i for i, name in enumerate(classes)}
     rows: dict[str, dict[str, object]] = {}
+    case_matches: Counter[tuple[str, str]] = Counter()
 
     def row_for(rel: str, where: str) -> dict[str, object]:
         rel = rel.replace("\\", "/")
@@ -72,6 +81,10 @@ def read_ucf_splits(list_dir: str | Path, video_prefix: str = "UCF-101") -> pd.D
         if label is None:
             raise SplitError(f"{where}: class folder {folder!r} is not in classInd.txt")
         class_name = classes[label]
+        clip_class = _CLIP_CLASS.match(filename)
+        for spelling in (folder, clip_class.group(1) if clip_class else class_name):
+            if spelling != class_name and spelling.lower() == class_name.lower():
+                case_matches[(spelling, class_name)] += 1
         video_id = f"{class_name}/{Path(filename).stem}"
         if video_id not in rows:
             rows[video_id] = {"id": video_id, "path": f"{video_prefix}/{class_name}/{filename}",
@@ -95,10 +108,61 @@ def read_ucf_splits(list_dir: str | Path, video_prefix: str = "UCF-101") -> pd.D
             if row[f"split{split}"] == "train":
                 raise SplitError(f"{test_file}:{number}: {row['id']} is in both train and test lists")
             row[f"split{split}"] = "test"
+    for (spelling, class_name), count in sorted(case_matches.items()):
+        log.warning("%s: %r in %d split-file entries matched class %r of classInd.txt "
+                    "case-insensitively (a known quirk of the official UCF-101 files)",
+                    list_dir, spelling, count, class_name)
     table = pd.DataFrame(list(rows.values()), columns=list(COLUMNS))
     table = table.sort_values("id", kind="stable").reset_index(drop=True)
     check_groups_disjoint(table)
     return table
+
+
+def read_hmdb_splits(split_dir: str | Path, video_prefix: str = "hmdb51_org") -> pd.DataFrame:
+    """Parse HMDB-51's ``<class>_test_split<N>.txt`` files (``name.avi 1 ``) into the split table.
+
+    1 = train, 2 = test, 0 = unused. Classes are numbered in sorted order. HMDB-51 has no
+    ``_gNN_`` groups; ``group`` holds the source-film part of the clip name for reference (the
+    official splits are taken as given, not re-checked for it).
+    """
+    split_dir = Path(split_dir)
+    files: dict[str, dict[int, Path]] = {}
+    if split_dir.is_dir():
+        for path in split_dir.iterdir():
+            match = _HMDB_FILE.match(path.name)
+            if match:
+                files.setdefault(match["cls"], {})[int(match["split"])] = path
+    if not files:
+        raise SplitError(f"{split_dir}: no <class>_test_split<N>.txt files; point the dataset at the "
+                         f"folder testTrainMulti_7030_splits from test_train_splits.rar")
+    classes = sorted(files)
+    rows: dict[str, dict[str, object]] = {}
+    for label, class_name in enumerate(classes):
+        for split in SPLITS:
+            path = files[class_name].get(split)
+            if path is None:
+                raise SplitError(f"{split_dir}: {class_name}_test_split{split}.txt is missing; the "
+                                 f"split folder is incomplete (re-extract test_train_splits.rar)")
+            for number, line in enumerate(_read_lines(path), 1):
+                parts = line.split()
+                if len(parts) != 2 or parts[1] not in _HMDB_SIDE:
+                    raise SplitError(f"{path}:{number}: expected '<video>.avi <0|1|2>', got {line!r}")
+                name = parts[0]
+                video_id = f"{class_name}/{Path(name).stem}"
+                row = rows.setdefault(video_id, {
+                    "id": video_id, "path": f"{video_prefix}/{class_name}/{name}", "label": label,
+                    "class": class_name, "group": _hmdb_source(name, class_name),
+                    **{c: "unused" for c in SPLIT_COLUMNS}})
+                row[f"split{split}"] = _HMDB_SIDE[parts[1]]
+    table = pd.DataFrame(list(rows.values()), columns=list(COLUMNS))
+    return table.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def _hmdb_source(name: str, class_name: str) -> str:
+    """``April_09_brush_hair_u_nm_np1_ba_goo_0.avi`` -> ``April_09`` (the film it was cut from)."""
+    stem = Path(name).stem
+    head, sep, _ = stem.partition(f"_{class_name}_")
+    return head if sep else stem
 
 
 def write_ucf_splits(table: pd.DataFrame, classes: Sequence[str], list_dir: str | Path) -> None:
