@@ -14,8 +14,10 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.runtime import configure_logging
+from twostream.archives import ArchiveError
 from twostream.datasets import prepare_dataset
-from twostream.splits import SPLITS, read_ucf_splits, save_table
+from twostream.download import DownloadError
+from twostream.splits import SPLITS, SplitError, read_ucf_splits, save_table
 from twostream.synthetic import generate
 
 
@@ -30,13 +32,16 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.raw_dir.exists():
         shutil.rmtree(args.raw_dir)
-    if params.dataset == "synthetic":
-        generate(params.synthetic, args.raw_dir)
-        # Read back through the same parser the real UCF-101 split files use.
-        table = read_ucf_splits(args.raw_dir / "ucfTrainTestlist")
-    else:
-        table = prepare_dataset(params.dataset, getattr(params, params.dataset), params.download,
-                                args.raw_dir, base=Path.cwd())
+    try:
+        if params.dataset == "synthetic":
+            generate(params.synthetic, args.raw_dir)
+            # Read back through the same parser the real UCF-101 split files use.
+            table = read_ucf_splits(args.raw_dir / "ucfTrainTestlist")
+        else:
+            table = prepare_dataset(params.dataset, getattr(params, params.dataset), params.download,
+                                    args.raw_dir, base=Path.cwd())
+    except (SplitError, DownloadError, ArchiveError) as err:
+        raise SystemExit(f"data: {err}") from None
     save_table(table, args.splits_csv)
     for s in SPLITS:
         counts = table[f"split{s}"].value_counts()

@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from twostream.config import load_params
 from twostream.evaluate import accuracy
 from twostream.report import RunResults, build_tables, summary, to_markdown
@@ -29,19 +31,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     log = configure_logging("report")
     params = load_params(args.params)
-    accuracies, metas = {}, {}
+    accuracies, metas, unscorable, n_test = {}, {}, {}, {}
     for key, folder in SOURCES.items():
         for split, path in split_files(args.scores_dir / folder).items():
             scores = load_scores(path)
             _, labels, test = scores.side("test")
             accuracies.setdefault(key, {})[split] = accuracy(test, labels)
             metas.setdefault(key, scores.meta)
+            n_test[f"split{split}"] = len(labels)
+            missing = int(np.isnan(test).any(axis=1).sum())
+            if missing:
+                unscorable.setdefault(key, {})[f"split{split}"] = missing
     spatial, temporal = metas["spatial"], metas["temporal"]
     provenance = {"spatial": {**spatial["spec"], "frames": spatial["data"].get("recipe", {}),
                               "device": spatial["device"]},
                   "temporal": {**temporal["spec"], "flow_backend": temporal["data"].get("backend"),
                                "flow_bound": temporal["data"].get("bound"), "device": temporal["device"]},
-                  "test_protocol": spatial["protocol"]}
+                  "test_protocol": spatial["protocol"],
+                  "test_videos": n_test,
+                  # videos that could not be decoded or scored: kept in the denominator as wrong
+                  "unscorable_test_videos_counted_wrong": unscorable}
+    if params.dataset != "synthetic" and getattr(params, params.dataset).subset:
+        provenance["subset"] = True
     results = RunResults(params.dataset, accuracies, provenance, spatial["spec"], temporal["spec"])
     tables = build_tables(results)
     args.tables_json.write_text(json.dumps(tables, indent=2) + "\n")

@@ -96,7 +96,7 @@ def test_missing_videos_fail_unless_subset(tmp_path: Path) -> None:
     with pytest.raises(SplitError, match=r"13315 of 13320 videos .* missing .*ucf101.subset: true"):
         prepare_dataset("ucf101", UcfParams(root=str(REAL / "ucf101")), _download(tmp_path),
                         tmp_path / "raw", base=tmp_path)
-    assert not (tmp_path / "cache").exists()  # a ready root never touches the network or cache
+    assert not (tmp_path / "cache").exists()  # a ready root never touches the network
 
 
 def test_root_relative_to_repository_and_real_sample_layouts(tmp_path: Path) -> None:

@@ -31,3 +31,49 @@ def test_frames_stage_resumes_survives_a_corrupt_video_and_drops_stale(tiny_data
     assert again.done == 0 and again.skipped == len(table) - 1
     resized = extract_frames(table, raw, out, FramesParams(short_side=32, workers=1))
     assert resized.done == len(table) - 1 and resized.skipped == 0
+
+
+def test_real_clips_short_truncated_and_odd_names(tmp_path):
+    """Real UCF-101 / HMDB-51 clips: 25 and 29.97 fps, 320/432/560 wide, names with '!!!' and '+'."""
+    import pandas as pd
+
+    from conftest import REAL
+
+    clips = {
+        "TennisSwing/v_TennisSwing_g14_c03": "ucf101/UCF-101/TennisSwing/v_TennisSwing_g14_c03.avi",
+        "JavelinThrow/v_JavelinThrow_g22_c01": "ucf101/UCF-101/JavelinThrow/v_JavelinThrow_g22_c01.avi",
+        "wave/RATRACE_wave_f_nm_np1_fr_goo_37": "hmdb51/videos/wave/RATRACE_wave_f_nm_np1_fr_goo_37.avi",
+        "wave/TrumanShow_wave_f_nm_np1_fr_med_26": "hmdb51/videos/wave/TrumanShow_wave_f_nm_np1_fr_med_26.avi",
+        "golf/Golf_Tips_-_Hit_The_Driver_300+_Yards!!!_golf_f_nm_np1_fr_med_0":
+            "hmdb51/videos/golf/Golf_Tips_-_Hit_The_Driver_300+_Yards!!!_golf_f_nm_np1_fr_med_0.avi",
+    }
+    raw = tmp_path / "raw"
+    for rel in clips.values():
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REAL / rel, raw / rel)
+    whole = (REAL / clips["TennisSwing/v_TennisSwing_g14_c03"]).read_bytes()
+    clips["cut/v_cut_g01_c01"] = "cut/v_cut_g01_c01.avi"        # truncated: usable, noted
+    clips["stub/v_stub_g01_c01"] = "stub/v_stub_g01_c01.avi"    # one frame left: too short
+    for name, share in (("cut", 0.6), ("stub", 9000 / len(whole))):
+        (raw / name).mkdir()
+        (raw / name / f"v_{name}_g01_c01.avi").write_bytes(whole[:int(len(whole) * share)])
+    table = pd.DataFrame({"id": list(clips), "path": list(clips.values())})
+
+    out = tmp_path / "frames"
+    result = extract_frames(table, raw, out, FramesParams(short_side=64, workers=2))
+    assert set(result.failures) == {"stub/v_stub_g01_c01"}
+    assert "too short: 1 decodable frame(s), need at least 2" in result.failures["stub/v_stub_g01_c01"]
+    warnings = json.loads((out / "warnings.json").read_text())
+    assert list(warnings) == ["cut/v_cut_g01_c01"] and "of the 113 frames" in warnings["cut/v_cut_g01_c01"]
+    tennis = read_meta(out / archive_name("TennisSwing/v_TennisSwing_g14_c03"))
+    assert abs(tennis["fps"] - 29.97) < 0.01 and tennis["n_frames"] == 113
+    assert (tennis["height"], tennis["width"]) == (64, 85)
+    assert read_meta(out / archive_name("JavelinThrow/v_JavelinThrow_g22_c01"))["fps"] == 25.0
+    assert read_meta(out / archive_name("wave/RATRACE_wave_f_nm_np1_fr_goo_37"))["width"] == 149  # 560x240
+    assert read_meta(out / archive_name("wave/TrumanShow_wave_f_nm_np1_fr_med_26"))["width"] == 115  # 432x240
+    golf = out / archive_name(table["id"][4])
+    assert golf.is_file() and "!!!" in golf.name
+    # The kept video's note survives a resumed run that skips it.
+    again = extract_frames(table, raw, out, FramesParams(short_side=64, workers=1))
+    assert again.done == 0 and set(again.failures) == {"stub/v_stub_g01_c01"}
+    assert list(json.loads((out / "warnings.json").read_text())) == ["cut/v_cut_g01_c01"]

@@ -94,3 +94,26 @@ def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
                           cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "temporal.stack_length" in proc.stderr
+
+
+@pytest.mark.parametrize("dataset, folder, n_test", [("ucf101", "ucf101", 2), ("hmdb51", "hmdb51", 1)])
+def test_real_footage_end_to_end(project: Path, dataset: str, folder: str, n_test: int):
+    """`dvc exp run -S dataset=...` on real clips (the vendored sample), offline, no other edit."""
+    from conftest import REAL
+
+    output = _run(["dvc", "exp", "run", "-S", f"dataset={dataset}", "-S", f"{dataset}.root={REAL / folder}",
+                   "-S", f"{dataset}.subset=true", "-S", f"download.cache_dir={project.parent / 'cache'}"],
+                  project)
+    assert _ran(output) >= {"data", "frames", "flow", "train_spatial", "train_temporal",
+                            "evaluate_spatial", "evaluate_temporal", "fuse", "report"}
+    table = (project / "data/splits.csv").read_text()
+    assert ("HandstandPushups" not in table) and ("JavelinThrow" in table or "Golf_Tips" in table)
+    tables = json.loads((project / "metrics/tables.json").read_text())
+    assert tables["dataset"] == dataset and tables["provenance"]["subset"] is True
+    assert "subset" in tables["note"]
+    assert tables["provenance"]["test_videos"] == {"split1": n_test}
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert all(0 <= v <= 100 for v in summary["accuracy"].values())
+    assert json.loads((project / "data/frames/failures.json").read_text()) == {}
+    # The user's folder is read, never modified (DVC's cache protection must not reach it).
+    assert all(p.stat().st_mode & 0o200 for p in (REAL / folder).rglob("*.avi"))

@@ -118,6 +118,7 @@ class FramesParams:
     """Decoding: frames resized so the shorter side is ``short_side`` (paper: 256)."""
     short_side: int = _spec(256, lo=16)
     jpeg_quality: int = _spec(90, lo=1, hi=100)
+    min_frames: int = _spec(2, lo=2, doc="fewer decodable frames = a failed video (no flow field)")
     workers: int = _spec(0, lo=0, doc="0 = one process per core")
 
 

@@ -5,12 +5,14 @@ cache outside the repository (``download.cache_dir``), once per archive checksum
 experiments and queued runs never copy it. Or ``<dataset>.root`` names a folder that already
 holds it. Either way the split files are parsed into the split table, checked against the official
 counts (PROTOCOL.md), matched to the videos on disk (case-insensitively), and the videos are
-hard-linked into ``data/raw`` (copied only where a link is impossible) so that DVC tracks exactly
-what the later stages read.
+hard-linked into ``data/raw`` from the cache so that DVC tracks exactly what the later stages
+read without a copy per experiment. A ``root`` folder is first copied into the cache once
+(incrementally): linking a user's own files would let DVC's cache protection make them read-only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -110,14 +112,19 @@ def match_videos(table: pd.DataFrame, spec: DatasetSpec, videos_dir: Path,
         examples = ", ".join(missing["id"].head(5))
         raise SplitError(
             f"{videos_dir}: {len(missing)} of {len(table)} videos named by the split files are "
-            f"missing (e.g. {examples}). Fix: delete the extracted folder and run again to "
-            f"re-extract, or set {spec.name}.subset: true to run on the {len(table) - len(missing)} "
+            f"missing (e.g. {examples}). Fix: complete the folder (for a download: delete "
+            f"{videos_dir} and run again to re-extract), or set {spec.name}.subset: true to run on the {len(table) - len(missing)} "
             f"clips present (a known subset, for debugging)")
-    if len(missing):
-        log.warning("%s: subset mode: %d of %d clips present (%d classes); the other %d are dropped "
-                    "from every split", spec.name, len(table) - len(missing), len(table),
-                    table.loc[table["path"].notna(), "class"].nunique(), len(missing))
-    return table[table["path"].notna()].reset_index(drop=True)
+    if not len(missing):
+        return table
+    present = table[table["path"].notna()].reset_index(drop=True)
+    log.warning("%s: subset mode: %d of %d clips present (%d classes); the other %d are dropped "
+                "from every split", spec.name, len(present), len(table), present["class"].nunique(),
+                len(missing))
+    # Networks get one output per class present, so labels are renumbered 0..K-1 in the
+    # official order; the class names keep their meaning.
+    order = sorted(present["label"].unique())
+    return present.assign(label=present["label"].map({old: new for new, old in enumerate(order)}))
 
 
 def load_split_table(spec: DatasetSpec, videos_dir: Path, splits_dir: Path,
@@ -171,9 +178,13 @@ def locate(spec: DatasetSpec, videos_root: Path, splits_root: Path) -> tuple[Pat
     return videos, splits
 
 
+def _cache(download: DownloadParams) -> Path:
+    return Path(os.path.expanduser(download.cache_dir))
+
+
 def fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: DownloadParams) -> tuple[Path, Path]:
     """Download (resumably, verified) and extract both archives into the cache; return roots."""
-    cache = Path(os.path.expanduser(download.cache_dir))
+    cache = _cache(download)
     options = FetchOptions(retries=download.retries, timeout=download.timeout,
                            backoff=download.backoff, insecure_tls=source.insecure_tls)
     roots = []
@@ -204,25 +215,46 @@ def source_roots(spec: DatasetSpec, source: SourceParams, download: DownloadPara
 # data/raw
 
 
-def link_or_copy(source: Path, target: Path) -> bool:
-    """Hard-link ``source`` to ``target`` (no extra space); copy if linking fails. True if linked."""
+def import_videos(table: pd.DataFrame, spec: DatasetSpec, videos: Path, cache_videos: Path) -> Path:
+    """Copy the table's videos from a user's folder into the cache, skipping unchanged ones."""
+    prefix = spec.videos_dir + "/"
+    copied = 0
+    for rel in table["path"]:
+        source, target = videos / rel[len(prefix):], cache_videos / rel[len(prefix):]
+        st = source.stat()
+        if target.is_file() and (target.stat().st_size, target.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+        copied += 1
+    log.info("%s: %d videos copied into the cache %s (%d already there)", videos, copied,
+             cache_videos, len(table) - copied)
+    return cache_videos
+
+
+def link_or_copy(source: Path, target: Path, link: bool) -> bool:
+    """Hard-link ``source`` to ``target`` if ``link`` and possible, else copy. True if linked."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-        return True
-    except OSError:
-        shutil.copy2(source, target)
-        return False
+    if link:
+        try:
+            os.link(source, target)
+            return True
+        except OSError:
+            pass
+    shutil.copy2(source, target)
+    return False
 
 
 def materialise(table: pd.DataFrame, spec: DatasetSpec, videos: Path, splits: Path,
-                raw_dir: Path) -> None:
+                raw_dir: Path, link: bool) -> None:
     """Fill ``raw_dir`` with the table's videos and the split files, in the dataset's layout."""
     prefix = spec.videos_dir + "/"
     copied = 0
     for rel in table["path"]:
-        copied += not link_or_copy(videos / rel[len(prefix):], raw_dir / rel)
-    if copied:
+        copied += not link_or_copy(videos / rel[len(prefix):], raw_dir / rel, link)
+    if copied and link:
         log.warning("%d of %d videos were copied, not hard-linked (different filesystems?); set "
                     "download.cache_dir on the repository's filesystem to save the space",
                     copied, len(table))
@@ -236,5 +268,8 @@ def prepare_dataset(name: str, source: SourceParams, download: DownloadParams, r
     videos_root, splits_root = source_roots(spec, source, download, base)
     videos, splits = locate(spec, videos_root, splits_root)
     table = load_split_table(spec, videos, splits, source.subset)
-    materialise(table, spec, videos, splits, raw_dir)
+    if source.root:
+        key = hashlib.sha1(str(videos.resolve()).encode()).hexdigest()[:10]
+        videos = import_videos(table, spec, videos, _cache(download) / spec.name / f"root-{key}")
+    materialise(table, spec, videos, splits, raw_dir, link=True)
     return table

@@ -33,7 +33,7 @@ def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
     svm = LinearSVC(multi_class="crammer_singer", C=c, random_state=seed, max_iter=20000)
     svm.fit(train[keep], train_labels[keep])
     test = svm_features(*test_streams)
-    out = np.full((len(test), int(train_labels.max()) + 1), np.nan, np.float32)
+    out = np.full((len(test), train_streams[0].shape[1]), np.nan, np.float32)
     valid = ~np.isnan(test).any(axis=1)
     if valid.any():
         out[np.ix_(valid, svm.classes_)] = svm.decision_function(test[valid])

@@ -4,7 +4,8 @@ A job whose target archive already carries the same ``recipe`` is skipped, so a 
 picks up where it stopped (DVC keeps the folder: the outs are ``persist: true``). Archives of
 videos no longer in the table and leftover temp files are removed, so the folder always equals
 what the current table and params make. Failures are collected into ``failures.json`` beside
-the archives instead of stopping the stage.
+the archives (video id -> reason) instead of stopping the stage; a job may also return a note
+about a video it did process (e.g. a truncated file), collected into ``warnings.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from twostream.store import is_current
 
 log = logging.getLogger(__name__)
 FAILURES = "failures.json"
+WARNINGS = "warnings.json"
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,17 @@ class RunSummary:
     done: int
     skipped: int
     failures: dict[str, str]
+    warnings: dict[str, str] = field(default_factory=dict)
 
     def finish(self, log: logging.Logger, what: str, out_dir: Path, total: int) -> None:
         """Log the outcome; stop the stage only if not a single video succeeded."""
-        log.info("%s: computed %d, kept %d, failed %d (listed in %s)", what, self.done,
-                 self.skipped, len(self.failures), out_dir / FAILURES)
+        log.info("%s: computed %d, kept %d, failed %d (listed in %s), with warnings %d (%s)", what,
+                 self.done, self.skipped, len(self.failures), out_dir / FAILURES,
+                 len(self.warnings), out_dir / WARNINGS)
+        if self.failures:
+            log.warning("%s: the %d failed videos are left out of training; failed test videos "
+                        "stay in every accuracy's denominator, counted as wrong", what,
+                        len(self.failures))
         if total and len(self.failures) == total:
             raise SystemExit(f"{what}: every video failed; see {out_dir / FAILURES}")
 
@@ -55,17 +63,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
 
 
-def _guarded(work: Callable[[Job], None], job: Job) -> tuple[str, str | None]:
+Work = Callable[[Job], "str | None"]  # returns an optional note about the video
+
+
+def _guarded(work: Work, job: Job) -> tuple[str, str | None, str | None]:
     try:
-        work(job)
-        return job.video_id, None
+        return job.video_id, None, work(job)
     except Exception as err:  # noqa: BLE001 - one bad video must not stop the stage
-        return job.video_id, f"{type(err).__name__}: {err}"
+        return job.video_id, f"{type(err).__name__}: {err}", None
 
 
-def _results(todo: Sequence[Job], work: Callable[[Job], None],
-             workers: int) -> Iterator[tuple[str, str | None]]:
-    """(video id, error or None) per job, in this process or over a pool, as they finish."""
+def _results(todo: Sequence[Job], work: Work,
+             workers: int) -> Iterator[tuple[str, str | None, str | None]]:
+    """(video id, error or None, note or None) per job, here or over a pool, as they finish."""
     if workers == 1:
         _init_worker()
         yield from (_guarded(work, job) for job in todo)
@@ -89,7 +99,7 @@ def remove_stale(out_dir: Path, keep: set[Path]) -> int:
     return removed
 
 
-def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
+def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path,
              workers: int, desc: str) -> RunSummary:
     """Run ``work`` for every job whose target is missing or stale; return what happened."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,12 +112,30 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], None], out_dir: Path,
         log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     failures: dict[str, str] = {}
+    notes: dict[str, str] = {}
     with progress(total=len(todo), desc=desc, unit="video") as bar:
-        for video_id, error in _results(todo, work, workers):
+        for video_id, error, note in _results(todo, work, workers):
             if error:
                 failures[video_id] = error
+            if note:
+                notes[video_id] = note
             bar.update()
     for video_id, error in sorted(failures.items()):
         log.warning("%s: %s failed: %s", desc, video_id, error)
+    for video_id, note in sorted(notes.items()):
+        log.warning("%s: %s: %s", desc, video_id, note)
+    # Notes of videos kept from an earlier run stay listed until they are recomputed.
+    old_notes = _read_json(out_dir / WARNINGS)
+    kept = {job.video_id for job in jobs} - {job.video_id for job in todo}
+    notes.update({k: v for k, v in old_notes.items() if k in kept})
     (out_dir / FAILURES).write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
-    return RunSummary(done=len(todo) - len(failures), skipped=skipped, failures=failures)
+    (out_dir / WARNINGS).write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
+    return RunSummary(done=len(todo) - len(failures), skipped=skipped, failures=failures,
+                      warnings=notes)
+
+
+def _read_json(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

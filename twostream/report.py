@@ -122,6 +122,9 @@ def build_tables(results: RunResults) -> dict[str, Any]:
     if results.dataset not in ("ucf101", "hmdb51"):
         note = (f"ours: the embedded '{results.dataset}' dataset; 'paper' is the paper's UCF-101 "
                 f"figure, shown for layout only")
+    elif results.provenance.get("subset"):
+        note = (f"ours: a subset of {results.dataset}'s clips (subset: true, for debugging); not "
+                f"comparable with the paper's figures")
     return {"dataset": results.dataset, "note": note, "provenance": results.provenance,
             "table1a": table_1a(results), "table1b": table_1b(results),
             "table4": table_4(results)}

@@ -37,6 +37,15 @@ def read_video(path: str | Path) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
+def declared_frame_count(path: str | Path) -> int:
+    """The frame count the container claims (0 if unknown): decoding fewer means truncation."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+
+
 def resize_short_side(frame: np.ndarray, short_side: int) -> np.ndarray:
     """Rescale so the shorter side equals ``short_side``, keeping the aspect ratio."""
     height, width = frame.shape[:2]
