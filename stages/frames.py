@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     log = configure_logging("frames")
     params = load_params(args.params)
     table = load_table(args.splits_csv)
+    if params.dataset != "synthetic" and params.frames.short_side != 256:
+        log.warning("frames.short_side=%d departs from the paper's 256 for %s (set -S "
+                    "frames.short_side=256 for the paper's protocol)", params.frames.short_side,
+                    params.dataset)
     result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
     result.finish(log, "frames", args.frames_dir, len(table))
 

@@ -147,3 +147,24 @@ def test_rar_fixtures_served_over_http(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchiveError, match="outside"):
         extract(evil, tmp_path / "sandbox" / "evil")
     assert not any(tmp_path.rglob("pwned.txt"))
+
+
+def test_cache_lock_serialises_runs_sharing_the_cache(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from twostream.datasets import cache_lock
+
+    order: list[str] = []
+
+    def second() -> None:
+        with cache_lock(tmp_path, "ucf101"):
+            order.append("second")
+
+    with cache_lock(tmp_path, "ucf101"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        order.append("first done")
+    thread.join(5)
+    assert order == ["first done", "second"]

@@ -12,11 +12,13 @@ read without a copy per experiment. A ``root`` folder is first copied into the c
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,9 +184,31 @@ def _cache(download: DownloadParams) -> Path:
     return Path(os.path.expanduser(download.cache_dir))
 
 
+@contextlib.contextmanager
+def cache_lock(cache: Path, name: str) -> Iterator[None]:
+    """One process at a time per dataset in the shared cache (queued experiments run in parallel)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another run holds %s; waiting for it", name, handle.name)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: DownloadParams) -> tuple[Path, Path]:
     """Download (resumably, verified) and extract both archives into the cache; return roots."""
     cache = _cache(download)
+    with cache_lock(cache, spec.name):
+        return _fetch_and_extract(spec, source, download, cache)
+
+
+def _fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: DownloadParams,
+                       cache: Path) -> tuple[Path, Path]:
     options = FetchOptions(retries=download.retries, timeout=download.timeout,
                            backoff=download.backoff, insecure_tls=source.insecure_tls)
     roots = []
@@ -270,6 +294,7 @@ def prepare_dataset(name: str, source: SourceParams, download: DownloadParams, r
     table = load_split_table(spec, videos, splits, source.subset)
     if source.root:
         key = hashlib.sha1(str(videos.resolve()).encode()).hexdigest()[:10]
-        videos = import_videos(table, spec, videos, _cache(download) / spec.name / f"root-{key}")
+        with cache_lock(_cache(download), spec.name):
+            videos = import_videos(table, spec, videos, _cache(download) / spec.name / f"root-{key}")
     materialise(table, spec, videos, splits, raw_dir, link=True)
     return table
