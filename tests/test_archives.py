@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 import zlib
 from pathlib import Path
 
 import pytest
+
+from builders import make_zip
 
 from twostream.archives import (MARKER, ArchiveError, Member, UnsafeArchiveError, check_members,
                                 extract, list_members)
@@ -86,17 +86,11 @@ def test_check_members_accepts_links_that_stay_inside() -> None:
                    Member("top/g", "file", 2), Member("sub/up", "link", 0, "../sub")], "ok.rar")
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_finished_extraction_is_not_redone_and_half_finished_is_redone(tmp_path: Path) -> None:
     archive = tmp_path / "splits.zip"
-    archive.write_bytes(_zip({"lists/a.txt": b"1", "lists/b.txt": b"22"}))
+    archive.write_bytes(make_zip({"lists/a.txt": b"1", "lists/b.txt": b"22"}))
     dest = tmp_path / "out"
     assert extract(archive, dest) is True
     assert extract(archive, dest) is False
@@ -110,14 +104,14 @@ def test_finished_extraction_is_not_redone_and_half_finished_is_redone(tmp_path:
     assert not partial.exists()
     assert sorted(p.name for p in (dest / "lists").iterdir()) == ["a.txt", "b.txt"]
     # A different archive at the same path (re-downloaded) is extracted again.
-    archive.write_bytes(_zip({"lists/c.txt": b"333"}))
+    archive.write_bytes(make_zip({"lists/c.txt": b"333"}))
     assert extract(archive, dest) is True
     assert [p.name for p in (dest / "lists").iterdir()] == ["c.txt"]
 
 
 def test_hostile_zip_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "evil.zip"
-    archive.write_bytes(_zip({"ok.txt": b"x", "../evil.txt": b"y"}))
+    archive.write_bytes(make_zip({"ok.txt": b"x", "../evil.txt": b"y"}))
     with pytest.raises(UnsafeArchiveError, match="evil.txt"):
         extract(archive, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out").exists()
@@ -126,8 +120,8 @@ def test_hostile_zip_is_refused(tmp_path: Path) -> None:
 def test_nested_archive_of_per_class_archives(tmp_path: Path) -> None:
     """HMDB-51's layout: one outer archive of per-class archives, each holding <class>/*.avi."""
     outer = tmp_path / "hmdb51_org.rar"  # names can lie: the format is read from the bytes
-    outer.write_bytes(_zip({"brush_hair.rar": _zip({"brush_hair/a.avi": b"aa", "brush_hair/b.avi": b"b"}),
-                            "wave.rar": _zip({"wave/c (1)!.avi": b"ccc"})}))
+    outer.write_bytes(make_zip({"brush_hair.rar": make_zip({"brush_hair/a.avi": b"aa", "brush_hair/b.avi": b"b"}),
+                            "wave.rar": make_zip({"wave/c (1)!.avi": b"ccc"})}))
     dest = tmp_path / "videos"
     assert extract(outer, dest, nested=True)
     got = sorted(str(p.relative_to(dest)) for p in dest.rglob("*.avi"))
@@ -137,7 +131,7 @@ def test_nested_archive_of_per_class_archives(tmp_path: Path) -> None:
 
 def test_nested_hostile_inner_archive_is_refused(tmp_path: Path) -> None:
     outer = tmp_path / "outer.zip"
-    outer.write_bytes(_zip({"ok.rar": _zip({"ok/a.avi": b"a"}),
+    outer.write_bytes(make_zip({"ok.rar": make_zip({"ok/a.avi": b"a"}),
                             "evil.rar": (RAR / "rar5-evil-symlink-traversal.rar").read_bytes()}))
     dest = tmp_path / "videos"
     with pytest.raises(UnsafeArchiveError, match=r"outer.zip!evil.rar"):

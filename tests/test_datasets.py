@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from builders import make_zip
 
 from conftest import REAL
 from http_server import FileServer, Served
@@ -24,16 +24,10 @@ HMDB_CLIPS = sorted(p.relative_to(REAL / "hmdb51" / "videos").as_posix()
                     for p in (REAL / "hmdb51" / "videos").rglob("*.avi"))
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def _folder_zip(folder: Path, prefix: str) -> bytes:
-    return _zip({f"{prefix}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())})
+    return make_zip({f"{prefix}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())})
 
 
 def _download(tmp_path: Path) -> DownloadParams:
@@ -43,7 +37,7 @@ def _download(tmp_path: Path) -> DownloadParams:
 def test_ucf101_download_verify_extract_split(tmp_path: Path, caplog) -> None:
     """The whole path as a user with internet runs it, from a dead official URL to data/raw."""
     caplog.set_level(logging.INFO)
-    videos = _zip({rel: (REAL / "ucf101" / rel).read_bytes() for rel in UCF_CLIPS})
+    videos = make_zip({rel: (REAL / "ucf101" / rel).read_bytes() for rel in UCF_CLIPS})
     splits = _folder_zip(REAL / "ucf101" / "ucfTrainTestlist", "ucfTrainTestlist")
     served = Served(files={"/mirror/UCF101.rar": videos,
                            "/mirror/UCF101TrainTestSplits-RecognitionTask.zip": splits},
@@ -78,7 +72,7 @@ def test_hmdb51_nested_archives_download_extract_split(tmp_path: Path) -> None:
     for rel in HMDB_CLIPS:
         cls = rel.split("/")[0]
         by_class.setdefault(cls, {})[rel] = (REAL / "hmdb51" / "videos" / rel).read_bytes()
-    outer = _zip({f"{cls}.rar": _zip(entries) for cls, entries in by_class.items()})
+    outer = make_zip({f"{cls}.rar": make_zip(entries) for cls, entries in by_class.items()})
     splits = _folder_zip(REAL / "hmdb51" / "testTrainMulti_7030_splits", "testTrainMulti_7030_splits")
     served = Served(files={"/hmdb51_org.rar": outer, "/test_train_splits.rar": splits})
     with FileServer(served) as url:
@@ -125,7 +119,7 @@ def test_class_folder_case_on_disk_does_not_matter(tmp_path: Path) -> None:
 
 def test_checksum_mismatch_stops_before_extraction(tmp_path: Path) -> None:
     splits = _folder_zip(REAL / "ucf101" / "ucfTrainTestlist", "ucfTrainTestlist")
-    served = Served(files={"/v.rar": _zip({"UCF-101/x/v_x_g01_c01.avi": b"x"}), "/s.zip": splits})
+    served = Served(files={"/v.rar": make_zip({"UCF-101/x/v_x_g01_c01.avi": b"x"}), "/s.zip": splits})
     with FileServer(served) as url:
         source = UcfParams(videos_urls=(url + "/v.rar",), splits_urls=(url + "/s.zip",),
                            videos_sha256="ab" * 32, subset=True)
