@@ -24,8 +24,6 @@ HMDB_CLIPS = sorted(p.relative_to(REAL / "hmdb51" / "videos").as_posix()
                     for p in (REAL / "hmdb51" / "videos").rglob("*.avi"))
 
 
-
-
 def _folder_zip(folder: Path, prefix: str) -> bytes:
     return make_zip({f"{prefix}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())})
 
