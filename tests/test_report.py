@@ -28,3 +28,13 @@ def test_summary_is_flat_and_markdown_renders():
     md = to_markdown(build_tables(_results()))
     assert "| From scratch | - (42.5) | **40.0** (52.3) |" in md
     assert "opencv-tvl1" in md
+
+
+def test_hmdb51_uses_its_own_paper_column_and_no_ucf_table1_figures():
+    base = _results()
+    results = RunResults("hmdb51", base.accuracy, {"subset": True}, base.spatial, base.temporal)
+    tables = build_tables(results)
+    assert tables["table1a"]["rows"][0]["cells"]["dropout 0.9"] == {"ours": 40.0, "paper": None, "diff": None}
+    assert tables["table4"]["paper_column"] == "hmdb51"
+    assert tables["table4"]["rows"][3]["paper"] == 59.4
+    assert "subset" in tables["note"]
