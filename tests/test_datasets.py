@@ -160,3 +160,25 @@ def test_cache_lock_serialises_runs_sharing_the_cache(tmp_path: Path) -> None:
         order.append("first done")
     thread.join(5)
     assert order == ["first done", "second"]
+
+
+def test_data_stage_reports_a_bad_root_by_key(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["dataset"] = "hmdb51"
+    params["hmdb51"]["root"] = str(tmp_path / "nowhere")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, "stages/data.py", str(tmp_path / "raw"),
+                           str(tmp_path / "splits.csv"), "--params", str(path)], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "data: hmdb51.root=" in proc.stderr and "is not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
