@@ -21,7 +21,7 @@ import yaml
 T = TypeVar("T")
 
 DATASETS = ("synthetic", "ucf101", "hmdb51")
-FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback")
+FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback", "torch-tvl1")
 ARCHS = ("cnn_m_2048",)
 
 
@@ -127,6 +127,7 @@ class FlowParams:
     """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
     backend: str = _spec("opencv-tvl1", choices=FLOW_BACKENDS)
     bound: float = _spec(20.0, lo=0.0, lo_open=True)
+    batch_pairs: int = _spec(16, lo=1, hi=4096, doc="frame pairs per call of a batched backend")
     jpeg_quality: int = _spec(90, lo=1, hi=100)
     workers: int = _spec(0, lo=0, doc="0 = one process per core")
 

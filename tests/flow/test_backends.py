@@ -13,7 +13,8 @@ def _textured_pair(dx: float, dy: float):
     return base.astype(np.uint8), moved.astype(np.uint8)
 
 
-@pytest.mark.parametrize("name, tolerance", [("opencv-tvl1", 0.15), ("opencv-farneback", 0.4)])
+@pytest.mark.parametrize("name, tolerance", [("opencv-tvl1", 0.15), ("opencv-farneback", 0.4),
+                                             ("torch-tvl1", 0.15)])
 def test_backend_recovers_a_known_translation(name, tolerance):
     backend = make_backend(name)
     prev, nxt = _textured_pair(2.0, -1.0)

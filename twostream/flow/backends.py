@@ -1,4 +1,4 @@
-"""Dense optical flow backends: name -> function of two grayscale frames.
+"""Dense optical flow backends: name -> function of two grayscale frames (or of many pairs).
 
 Each backend returns float32 (H, W, 2) displacements (d_x, d_y) in pixels from ``prev`` to
 ``next`` and states the algorithm parameters it used, which the flow stage writes into every
@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+BatchFlowFn = Callable[[list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
 
 # OpenCV's DualTVL1 defaults are the standard Zach-Pock-Bischof settings used by two-stream tools.
 TVL1_DEFAULTS = {"tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5,
@@ -29,6 +30,13 @@ class FlowBackend:
     name: str
     compute: FlowFn
     settings: dict[str, Any] = field(default_factory=dict)
+    compute_batch: BatchFlowFn | None = None  # many pairs per call (GPU-friendly backends)
+
+    def many(self, prevs: list[np.ndarray], nexts: list[np.ndarray]) -> list[np.ndarray]:
+        """Flow for each (prev, next) pair, batched when the backend can."""
+        if self.compute_batch is not None:
+            return self.compute_batch(prevs, nexts)
+        return [self.compute(a, b) for a, b in zip(prevs, nexts)]
 
 
 def _opencv_tvl1() -> FlowBackend:
@@ -59,9 +67,31 @@ def _opencv_farneback() -> FlowBackend:
     return FlowBackend("opencv-farneback", compute, dict(s))
 
 
+def _torch_tvl1() -> FlowBackend:
+    import torch
+
+    from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
+
+    settings = TVL1Settings()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def compute_batch(prevs: list[np.ndarray], nexts: list[np.ndarray]) -> list[np.ndarray]:
+        a = torch.from_numpy(np.stack(prevs)).to(device)
+        b = torch.from_numpy(np.stack(nexts)).to(device)
+        flow = tvl1_flow(a, b, settings).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        return list(flow)
+
+    def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        return compute_batch([prev], [nxt])[0]
+
+    return FlowBackend("torch-tvl1", compute, {**settings.as_dict(), "device": device.type},
+                       compute_batch)
+
+
 BACKENDS: dict[str, Callable[[], FlowBackend]] = {
     "opencv-tvl1": _opencv_tvl1,
     "opencv-farneback": _opencv_farneback,
+    "torch-tvl1": _torch_tvl1,
 }
 
 

@@ -30,11 +30,14 @@ def flow_to_archive(job: Job) -> None:
         gray = [to_gray(frames_archive.image(frame_member(i))) for i in range(n_frames)]
     members: dict[str, bytes] = {}
     magnitudes = []
-    for i in range(n_frames - 1):
-        field = backend.compute(gray[i], gray[i + 1])
-        magnitudes.append(float(np.abs(field).max()))
-        x_name, y_name = flow_members(i)
-        members[x_name], members[y_name] = encode_field(field, recipe["bound"], recipe["jpeg_quality"])
+    batch = recipe.get("batch_pairs", 1)
+    for start in range(0, n_frames - 1, batch):
+        stop = min(start + batch, n_frames - 1)
+        fields = backend.many(gray[start:stop], gray[start + 1:stop + 1])
+        for i, field in enumerate(fields, start):
+            magnitudes.append(float(np.abs(field).max()))
+            x_name, y_name = flow_members(i)
+            members[x_name], members[y_name] = encode_field(field, recipe["bound"], recipe["jpeg_quality"])
     height, width = gray[0].shape
     clipped = sum(m > recipe["bound"] for m in magnitudes)
     write_archive(job.target, members, {
@@ -54,5 +57,7 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
         recipe = {"backend": backend.name, "settings": backend.settings, "bound": params.bound,
                   "jpeg_quality": params.jpeg_quality,
                   "frames": frames_meta["recipe"] if frames_meta else None}
+        if backend.compute_batch is not None:  # the batch is part of a batched solver's recipe
+            recipe["batch_pairs"] = params.batch_pairs
         jobs.append(Job(video_id, source, out_dir / archive_name(video_id), recipe))
     return run_jobs(jobs, flow_to_archive, out_dir, params.workers, f"flow ({backend.name})")

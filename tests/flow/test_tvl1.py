@@ -1,0 +1,64 @@
+"""The PyTorch TV-L1 against OpenCV's DualTVL1 on pairs with an exactly known flow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from twostream.flow.backends import make_backend
+from twostream.flow.groundtruth import MOTIONS, endpoint_error, known_flow_pair
+from twostream.flow.tvl1 import _divergence, _forward_gradient, tvl1_flow
+
+
+def test_divergence_is_the_negative_adjoint_of_the_gradient():
+    gen = torch.Generator().manual_seed(0)
+    u = torch.randn(2, 1, 7, 9, generator=gen)
+    px, py = torch.randn(2, 1, 7, 9, generator=gen), torch.randn(2, 1, 7, 9, generator=gen)
+    gx, gy = _forward_gradient(u)
+    lhs = (gx * px + gy * py).sum()
+    rhs = -(u * _divergence(px, py)).sum()
+    assert torch.allclose(lhs, rhs, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return [known_flow_pair(72, 96, motion, magnitude=2.5, seed=i) for i, motion in enumerate(MOTIONS)]
+
+
+def test_known_flow_pair_is_consistent():
+    first, second, truth = known_flow_pair(48, 64, "translation", magnitude=2.0)
+    assert first.dtype == np.uint8 and truth.shape == (48, 64, 2)
+    assert np.allclose(truth[..., 0], 2.0) and np.allclose(truth[..., 1], -1.2)
+
+
+def test_torch_tvl1_matches_opencv_tvl1(pairs):
+    """Mean endpoint error against the truth within 10% of OpenCV's; the two fields agree."""
+    opencv = make_backend("opencv-tvl1")
+    ours = make_backend("torch-tvl1")
+    fields = ours.many([p[0] for p in pairs], [p[1] for p in pairs])
+    ocv = [opencv.compute(p[0], p[1]) for p in pairs]
+    epe_ours = np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])
+    epe_ocv = np.mean([endpoint_error(f, p[2]) for f, p in zip(ocv, pairs)])
+    between = np.mean([endpoint_error(a, b) for a, b in zip(fields, ocv)])
+    assert epe_ocv < 0.2  # the pairs are solvable: OpenCV itself is accurate on them
+    assert epe_ours <= 1.10 * epe_ocv, (epe_ours, epe_ocv)
+    assert between < 0.1, between
+
+
+def test_batch_and_single_pair_agree(pairs):
+    first, second, _ = pairs[0]
+    single = tvl1_flow(torch.from_numpy(first)[None], torch.from_numpy(second)[None])
+    batched = tvl1_flow(torch.from_numpy(np.stack([p[0] for p in pairs])),
+                        torch.from_numpy(np.stack([p[1] for p in pairs])))
+    assert batched.shape == (len(pairs), 2, 72, 96)
+    assert (single[0] - batched[0]).norm(dim=0).mean() < 0.02
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(pairs):
+    a = torch.from_numpy(np.stack([p[0] for p in pairs]))
+    b = torch.from_numpy(np.stack([p[1] for p in pairs]))
+    cpu = tvl1_flow(a, b)
+    gpu = tvl1_flow(a.cuda(), b.cuda()).cpu()
+    assert (cpu - gpu).norm(dim=1).mean() < 0.02
