@@ -67,13 +67,15 @@ def _opencv_farneback() -> FlowBackend:
     return FlowBackend("opencv-farneback", compute, dict(s))
 
 
-def _torch_tvl1() -> FlowBackend:
+def _torch_tvl1(compile: bool = False) -> FlowBackend:
     import torch
 
+    from twostream.flow import tvl1
     from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
 
     settings = TVL1Settings()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tvl1.use_compiled_step(compile)
 
     def compute_batch(prevs: list[np.ndarray], nexts: list[np.ndarray]) -> list[np.ndarray]:
         a = torch.from_numpy(np.stack(prevs)).to(device)
@@ -84,23 +86,25 @@ def _torch_tvl1() -> FlowBackend:
     def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         return compute_batch([prev], [nxt])[0]
 
-    return FlowBackend("torch-tvl1", compute, {**settings.as_dict(), "device": device.type},
-                       compute_batch)
+    return FlowBackend("torch-tvl1", compute,
+                       {**settings.as_dict(), "device": device.type, "compiled": compile}, compute_batch)
 
 
-BACKENDS: dict[str, Callable[[], FlowBackend]] = {
+BACKENDS: dict[str, Callable[..., FlowBackend]] = {
     "opencv-tvl1": _opencv_tvl1,
     "opencv-farneback": _opencv_farneback,
     "torch-tvl1": _torch_tvl1,
 }
 
 
-def make_backend(name: str) -> FlowBackend:
-    """Instantiate a backend by its params.yaml name (``flow.backend``)."""
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise ValueError(f"flow.backend={name!r}: must be one of {sorted(BACKENDS)}") from None
+def make_backend(name: str, compile: bool = False) -> FlowBackend:
+    """Instantiate a backend by its params.yaml name (``flow.backend``).
+
+    ``compile`` fuses torch-tvl1's iteration with torch.compile; other backends ignore it.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"flow.backend={name!r}: must be one of {sorted(BACKENDS)}")
+    return BACKENDS[name](compile=compile) if name == "torch-tvl1" else BACKENDS[name]()
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ _backend = functools.lru_cache(maxsize=None)(make_backend)
 
 def flow_to_archive(job: Job) -> None:
     recipe = job.recipe
-    backend = _backend(recipe["backend"])
+    backend = _backend(recipe["backend"], recipe.get("compile", False))
     with ArchiveReader(job.source) as frames_archive:
         n_frames = frames_archive.meta["n_frames"]
         gray = [to_gray(frames_archive.image(frame_member(i))) for i in range(n_frames)]
@@ -49,7 +49,7 @@ def flow_to_archive(job: Job) -> None:
 def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
                  params: FlowParams) -> RunSummary:
     """Compute and pack flow for every video whose frames archive exists."""
-    backend = make_backend(params.backend)  # fail fast, in the parent, on a missing backend
+    backend = make_backend(params.backend, params.compile)  # fail fast, in the parent
     jobs = []
     for video_id in table["id"]:
         source = frames_dir / archive_name(video_id)
@@ -59,5 +59,6 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
                   "frames": frames_meta["recipe"] if frames_meta else None}
         if backend.compute_batch is not None:  # the batch is part of a batched solver's recipe
             recipe["batch_pairs"] = params.batch_pairs
+            recipe["compile"] = params.compile
         jobs.append(Job(video_id, source, out_dir / archive_name(video_id), recipe))
     return run_jobs(jobs, flow_to_archive, out_dir, params.workers, f"flow ({backend.name})")

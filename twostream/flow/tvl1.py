@@ -14,6 +14,7 @@ checked every ``check_every`` iterations to avoid a device sync per iteration.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass
 
@@ -21,6 +22,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,33 +119,52 @@ def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(out, kernel.view(1, 1, -1, 1))
 
 
-def _primal_dual_step(flow: torch.Tensor, p: torch.Tensor, rho_c: torch.Tensor, i1x: torch.Tensor,
-                      i1y: torch.Tensor, grad_sq: torch.Tensor, safe_sq: torch.Tensor, lt: float,
-                      theta: float, taut: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One iteration: data-term thresholding, primal TV step, dual projection; and the update size."""
-    u1, u2 = flow[:, :1], flow[:, 1:]
-    rho = rho_c + i1x * u1 + i1y * u2
-    step = torch.where(rho < -lt * grad_sq, lt, torch.where(rho > lt * grad_sq, -lt, -rho / safe_sq))
-    step = torch.where(grad_sq > 1e-10, step, torch.zeros_like(step))
-    new = torch.cat([u1 + step * i1x + theta * _divergence(p[:, 0:1], p[:, 1:2]),
-                     u2 + step * i1y + theta * _divergence(p[:, 2:3], p[:, 3:4])], dim=1)
+def _primal_dual_step(flow: torch.Tensor, px: torch.Tensor, py: torch.Tensor, rho_c: torch.Tensor,
+                      grad: torch.Tensor, grad_sq: torch.Tensor, safe_sq: torch.Tensor, lt: float,
+                      theta: float, taut: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One iteration over both flow components at once: data-term thresholding, primal TV step,
+    dual projection; also the mean squared update per pair (the stopping test).
+
+    ``flow``, ``px``, ``py``, ``grad`` are (B, 2, H, W): components (u1, u2), the dual variables'
+    x and y parts per component, and the warped image gradient (I1x, I1y).
+    """
+    rho = rho_c + (grad * flow).sum(dim=1, keepdim=True)
+    # Thresholding of the linearised L1 data term: clamp(-rho / |grad|^2, -lt, lt) along grad.
+    step = torch.where(grad_sq > 1e-10, (-rho / safe_sq).clamp(-lt, lt), torch.zeros_like(rho))
+    new = flow + step * grad + theta * _divergence(px, py)
     change = (new - flow).pow(2).sum(dim=1).mean(dim=(1, 2))
-    u1x, u1y = _forward_gradient(new[:, :1])
-    u2x, u2y = _forward_gradient(new[:, 1:])
-    norm1 = 1.0 + taut * torch.sqrt(u1x * u1x + u1y * u1y)
-    norm2 = 1.0 + taut * torch.sqrt(u2x * u2x + u2y * u2y)
-    p = torch.cat([(p[:, 0:1] + taut * u1x) / norm1, (p[:, 1:2] + taut * u1y) / norm1,
-                   (p[:, 2:3] + taut * u2x) / norm2, (p[:, 3:4] + taut * u2y) / norm2], dim=1)
-    return new, p, change
+    gx, gy = _forward_gradient(new)
+    norm = 1.0 + taut * torch.sqrt(gx * gx + gy * gy)
+    return new, (px + taut * gx) / norm, (py + taut * gy) / norm, change
 
 
 _step = _primal_dual_step
 
 
 def use_compiled_step(enabled: bool) -> None:
-    """Fuse the iteration with torch.compile (one kernel instead of ~40; a one-off compile cost)."""
+    """Fuse the iteration with torch.compile (a few kernels instead of ~30; a one-off compile).
+
+    If compiling fails (no C++ compiler, an unsupported platform) the solver says so once and
+    runs eagerly: same results, slower.
+    """
     global _step
-    _step = torch.compile(_primal_dual_step, dynamic=True) if enabled else _primal_dual_step
+    if not enabled:
+        _step = _primal_dual_step
+        return
+    compiled = torch.compile(_primal_dual_step, dynamic=True)
+
+    def guarded(*args: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        global _step
+        try:
+            return compiled(*args)
+        except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager
+            log.warning("torch.compile of the TV-L1 iteration failed (%s: %s); running eagerly",
+                        type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+            _step = _primal_dual_step
+            return _primal_dual_step(*args)
+
+    _step = guarded
 
 
 def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
@@ -151,23 +173,24 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
     ys, xs = torch.meshgrid(torch.arange(height, device=i0.device, dtype=i0.dtype),
                             torch.arange(width, device=i0.device, dtype=i0.dtype), indexing="ij")
     base = torch.stack([xs, ys])[None]
-    p = torch.zeros(batch, 4, height, width, device=i0.device, dtype=i0.dtype)  # p1x p1y p2x p2y
+    px = torch.zeros(batch, 2, height, width, device=i0.device, dtype=i0.dtype)
+    py = torch.zeros_like(px)
     lt = settings.lambda_ * settings.theta
     taut = settings.tau / settings.theta
     gx1, gy1 = _centered_gradient(i1)
-    grads = torch.cat([i1, gx1, gy1], dim=1)
+    images = torch.cat([i1, gx1, gy1], dim=1)
     max_iterations = settings.inner_iterations * settings.outer_iterations
     for _ in range(settings.warps):
-        warped = _warp(grads, flow, base)
-        i1w, i1x, i1y = warped[:, :1], warped[:, 1:2], warped[:, 2:3]
-        grad_sq = i1x * i1x + i1y * i1y
-        rho_c = i1w - i1x * flow[:, :1] - i1y * flow[:, 1:] - i0
+        warped = _warp(images, flow, base)
+        i1w, grad = warped[:, :1], warped[:, 1:]
+        grad_sq = grad.pow(2).sum(dim=1, keepdim=True)
+        rho_c = i1w - (grad * flow).sum(dim=1, keepdim=True) - i0
         safe_sq = torch.where(grad_sq > 1e-10, grad_sq, torch.ones_like(grad_sq))
         for n in range(max_iterations):
             if settings.median_filtering > 1 and n and n % settings.inner_iterations == 0:
                 flow = _median(flow, settings.median_filtering)
-            new, p, change = _step(flow, p, rho_c, i1x, i1y, grad_sq, safe_sq, lt, settings.theta, taut)
-            flow = new
+            flow, px, py, change = _step(flow, px, py, rho_c, grad, grad_sq, safe_sq, lt,
+                                         settings.theta, taut)
             if (n + 1) % settings.check_every == 0 and float(change.max()) < settings.epsilon ** 2:
                 break
     return flow

@@ -1,0 +1,145 @@
+"""Benchmark every available flow backend side by side on the same frame pairs.
+
+    python bench/flow.py                       # 320x240, 16 pairs, every backend available here
+    python bench/flow.py --pairs 64 --backends torch-tvl1 opencv-tvl1
+
+Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
+pairs (twostream.flow.groundtruth): pairs per second (after one warm-up call), mean endpoint
+error against the true flow, peak RSS and, on CUDA, peak GPU memory. Prints a table and appends
+it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
+iteration fused by torch.compile (its one-off compile time is reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compile")
+
+
+def _pairs(count: int, width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    from twostream.flow.groundtruth import MOTIONS, known_flow_pair
+
+    return [known_flow_pair(height, width, MOTIONS[i % len(MOTIONS)], magnitude=4.0, seed=i)
+            for i in range(count)]
+
+
+def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[str, object]:
+    """Measure one backend in this process."""
+    import torch
+
+    from twostream.flow.backends import make_backend
+    from twostream.flow.groundtruth import endpoint_error
+
+    pairs = _pairs(count, width, height)
+    compile_s = None
+    backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"))
+    first = pairs[:batch]
+    if name.endswith("+compile"):
+        start = time.perf_counter()
+        backend.many([p[0] for p in first], [p[1] for p in first])
+        compile_s = time.perf_counter() - start
+    # Warm-up on a full batch: allocator, thread pools, kernels (and compiled shapes).
+    backend.many([p[0] for p in first], [p[1] for p in first])
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    fields = []
+    for i in range(0, count, batch):
+        chunk = pairs[i:i + batch]
+        fields += backend.many([p[0] for p in chunk], [p[1] for p in chunk])
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return {
+        "backend": name, "device": backend.settings.get("device", "cpu"), "pairs": count,
+        "pairs_per_s": count / seconds, "ms_per_pair": 1000 * seconds / count,
+        "epe": float(np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
+        "compile_s": compile_s,
+    }
+
+
+def available(name: str) -> str | None:
+    """None if the backend can run here, else why not."""
+    from twostream.flow.backends import make_backend
+
+    try:
+        make_backend(name.replace("+compile", ""))
+    except (RuntimeError, ValueError) as err:
+        return str(err)
+    return None
+
+
+def machine() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}; "
+            f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=16)
+    parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT")
+    parser.add_argument("--batch", type=int, default=16, help="pairs per call (batched backends)")
+    parser.add_argument("--backends", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--no-append", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.worker:
+        print(json.dumps(run_one(args.worker, args.pairs, width, height, args.batch)))
+        return
+
+    rows, skipped = [], []
+    for name in args.backends:
+        why = available(name)
+        if why:
+            skipped.append(f"{name}: {why}")
+            continue
+        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
+                               "--size", args.size, "--batch", str(args.batch)],
+                              capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if proc.returncode:
+            skipped.append(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    reference = next((r for r in rows if r["backend"] == "opencv-tvl1"), None)
+    lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs, batch {args.batch} "
+             f"({datetime.date.today().isoformat()})", "", f"Machine: {machine()}", "",
+             "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | EPE (px) | peak RSS (MB) | "
+             "peak GPU (MB) | compile (s) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speedup = f"{reference['ms_per_pair'] / r['ms_per_pair']:.2f}x" if reference else "-"
+        gpu = f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] is not None else "-"
+        comp = f"{r['compile_s']:.0f}" if r["compile_s"] is not None else "-"
+        lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} | "
+                     f"{speedup} | {r['epe']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} |")
+    if skipped:
+        lines += [""] + [f"- not run: {s}" for s in skipped]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if not args.no_append:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as handle:
+            handle.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
