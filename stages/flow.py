@@ -1,6 +1,11 @@
 """Stage `flow`: dense optical flow per video, clipped, quantised and stored as JPEG.
 
     python stages/flow.py data/frames data/splits.csv data/flow
+    torchrun --nnodes N --nproc_per_node G stages/flow.py data/frames data/splits.csv data/flow
+
+Under torchrun each rank computes its own deterministic shard of the videos (rank, rank +
+world, ...) on GPU LOCAL_RANK when there is one; rerun without torchrun (or with any other
+world size) and finished videos are skipped.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.flow.extract import extract_flow
-from twostream.runtime import configure_logging
+from twostream.runtime import configure_logging, torchrun_shard
 from twostream.splits import load_table
 
 
@@ -24,8 +29,11 @@ def main(argv: list[str] | None = None) -> None:
     log = configure_logging("flow")
     params = load_params(args.params)
     table = load_table(args.splits_csv)
-    result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow)
-    result.finish(log, f"flow ({params.flow.backend})", args.flow_dir, len(table))
+    rank, world = torchrun_shard()
+    if world > 1:
+        log.info("rank %d of %d: computing every %d-th video from the %d-th", rank, world, world, rank)
+    result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow, shard=(rank, world))
+    result.finish(log, f"flow ({params.flow.backend})", args.flow_dir, len(table[rank::world]))
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class FlowParams:
     """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
     backend: str = _spec("opencv-tvl1", choices=FLOW_BACKENDS)
     bound: float = _spec(20.0, lo=0.0, lo_open=True)
+    backward: bool = _spec(False, doc="also store backward fields (bx/, by/) for bi-directional input")
     batch_pairs: int = _spec(16, lo=1, hi=4096, doc="frame pairs per call of a batched backend")
     compile: bool = _spec(False, doc="torch-tvl1: fuse the iteration with torch.compile "
                                      "(about 2x faster, ~15 s compile per process, needs a C++ compiler)")

@@ -87,25 +87,34 @@ def _results(todo: Sequence[Job], work: Work,
         yield from (future.result() for future in as_completed(futures))
 
 
-def remove_stale(out_dir: Path, keep: set[Path]) -> int:
+def remove_stale(out_dir: Path, keep: set[Path], keep_temp: bool = False) -> int:
     """Delete archives not in ``keep`` and temp files a killed run left behind."""
     removed = 0
     if not out_dir.is_dir():
         return 0
     for path in out_dir.rglob("*"):
-        if path.is_file() and (".tmp" in path.name or (path.suffix == ".zip" and path not in keep)):
+        temp = ".tmp" in path.name and not keep_temp
+        if path.is_file() and (temp or (path.suffix == ".zip" and path not in keep)):
             path.unlink()
             removed += 1
     return removed
 
 
-def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path,
-             workers: int, desc: str) -> RunSummary:
-    """Run ``work`` for every job whose target is missing or stale; return what happened."""
+def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc: str,
+             shard: tuple[int, int] = (0, 1), report_suffix: str = "") -> RunSummary:
+    """Run ``work`` for every job whose target is missing or stale; return what happened.
+
+    With ``shard`` = (rank, world), only jobs rank, rank + world, ... are this process's, and
+    only rank 0 removes stale files (the others' work in progress must not look stale).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    removed = remove_stale(out_dir, {job.target for job in jobs})
-    if removed:
-        log.info("%s: removed %d stale files from %s", desc, removed, out_dir)
+    rank, world = shard
+    if rank == 0:
+        removed = remove_stale(out_dir, {job.target for job in jobs},
+                               keep_temp=world > 1)
+        if removed:
+            log.info("%s: removed %d stale files from %s", desc, removed, out_dir)
+    jobs = list(jobs)[rank::world]
     todo = [job for job in jobs if not is_current(job.target, job.recipe)]
     skipped = len(jobs) - len(todo)
     if skipped:
@@ -125,11 +134,13 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path,
     for video_id, note in sorted(notes.items()):
         log.warning("%s: %s: %s", desc, video_id, note)
     # Notes of videos kept from an earlier run stay listed until they are recomputed.
-    old_notes = _read_json(out_dir / WARNINGS)
+    failures_file = out_dir / FAILURES.replace(".json", f"{report_suffix}.json")
+    warnings_file = out_dir / WARNINGS.replace(".json", f"{report_suffix}.json")
+    old_notes = _read_json(warnings_file)
     kept = {job.video_id for job in jobs} - {job.video_id for job in todo}
     notes.update({k: v for k, v in old_notes.items() if k in kept})
-    (out_dir / FAILURES).write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
-    (out_dir / WARNINGS).write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
+    failures_file.write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
+    warnings_file.write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
     return RunSummary(done=len(todo) - len(failures), skipped=skipped, failures=failures,
                       warnings=notes)
 

@@ -20,3 +20,13 @@ def pick_device() -> torch.device:
         return torch.device("cuda")
     torch.set_num_threads(os.cpu_count() or 1)
     return torch.device("cpu")
+
+
+def torchrun_shard() -> tuple[int, int]:
+    """(rank, world size) from torchrun's environment; (0, 1) when run alone."""
+    import os
+
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if not 0 <= rank < world:
+        raise SystemExit(f"RANK={rank} is outside WORLD_SIZE={world}")
+    return rank, world

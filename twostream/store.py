@@ -116,5 +116,7 @@ def frame_member(index: int) -> str:
     return f"rgb/{index:05d}.jpg"
 
 
-def flow_members(index: int) -> tuple[str, str]:
-    return f"x/{index:05d}.jpg", f"y/{index:05d}.jpg"
+def flow_members(index: int, backward: bool = False) -> tuple[str, str]:
+    """Members of field ``index``: forward is frame i -> i+1; backward is frame i+1 -> i."""
+    prefix = "b" if backward else ""
+    return f"{prefix}x/{index:05d}.jpg", f"{prefix}y/{index:05d}.jpg"

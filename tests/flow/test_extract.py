@@ -27,3 +27,54 @@ def test_torch_tvl1_flow_stage_matches_the_opencv_one(tiny_archives, tmp_path):
             b = decode_field(*(ref.read(m) for m in flow_members(i)), 20.0)
         diffs.append(np.linalg.norm(a - b, axis=-1).mean())
     assert np.mean(diffs) < 0.5  # px, on 64x48 synthetic clips quantised to 8 bits
+
+
+def test_backward_fields_are_the_reverse_flow(tiny_archives, tmp_path):
+    table, frames_dir, _ = tiny_archives
+    out = tmp_path / "flow"
+    extract_flow(table.head(2), frames_dir, out, FlowParams(backward=True, workers=1))
+    video = archive_name(table["id"][0])
+    assert read_meta(out / video)["backward"] is True
+    with ArchiveReader(out / video) as reader:
+        forward = decode_field(*(reader.read(m) for m in flow_members(0)), 20.0)
+        backward = decode_field(*(reader.read(m) for m in flow_members(0, backward=True)), 20.0)
+    moving = np.linalg.norm(forward, axis=-1) > 0.5
+    assert moving.sum() > 20
+    # Where things move, the backward field points the other way.
+    cosine = (forward * backward).sum(-1)[moving] / (
+        np.linalg.norm(forward, axis=-1)[moving] * np.linalg.norm(backward, axis=-1)[moving] + 1e-6)
+    assert np.median(cosine) < -0.5
+
+
+def test_two_torchrun_ranks_split_the_videos(tiny_archives, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import REPO
+    from twostream.splits import save_table
+
+    table, frames_dir, _ = tiny_archives
+    save_table(table, tmp_path / "splits.csv")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["flow"].update({"backend": "opencv-farneback", "workers": 1})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    torchrun = shutil.which("torchrun") or sys.executable
+    args = ([torchrun] if torchrun.endswith("torchrun") else [sys.executable, "-m", "torch.distributed.run"])
+    proc = subprocess.run(args + ["--standalone", "--nproc_per_node", "2", "stages/flow.py", str(frames_dir),
+                                  str(tmp_path / "splits.csv"), str(tmp_path / "flow"),
+                                  "--params", str(tmp_path / "params.yaml")],
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rank 0 of 2" in proc.stderr and "rank 1 of 2" in proc.stderr
+    made = sorted(p.relative_to(tmp_path / "flow") for p in (tmp_path / "flow").rglob("*.zip"))
+    assert len(made) == len(table)
+    assert {p.name for p in (tmp_path / "flow").glob("failures*.json")} == {"failures.rank0.json",
+                                                                            "failures.rank1.json"}
+    # A plain rerun finds every video done, whichever rank made it.
+    again = extract_flow(table, frames_dir, tmp_path / "flow", FlowParams(backend="opencv-farneback", workers=1))
+    assert again.done == 0 and again.skipped == len(table)

@@ -7,6 +7,7 @@ video's metadata so a report can say what actually ran.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,10 @@ def _torch_tvl1(compile: bool = False) -> FlowBackend:
     from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
 
     settings = TVL1Settings()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # Under torchrun each local rank drives its own GPU.
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local_rank % torch.cuda.device_count()}" if torch.cuda.is_available()
+                          else "cpu")
     tvl1.use_compiled_step(compile)
 
     def compute_batch(prevs: list[np.ndarray], nexts: list[np.ndarray]) -> list[np.ndarray]:

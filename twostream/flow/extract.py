@@ -31,24 +31,34 @@ def flow_to_archive(job: Job) -> None:
     members: dict[str, bytes] = {}
     magnitudes = []
     batch = recipe.get("batch_pairs", 1)
+    directions = (False, True) if recipe.get("backward") else (False,)
     for start in range(0, n_frames - 1, batch):
         stop = min(start + batch, n_frames - 1)
-        fields = backend.many(gray[start:stop], gray[start + 1:stop + 1])
-        for i, field in enumerate(fields, start):
-            magnitudes.append(float(np.abs(field).max()))
-            x_name, y_name = flow_members(i)
-            members[x_name], members[y_name] = encode_field(field, recipe["bound"], recipe["jpeg_quality"])
+        for backward in directions:
+            firsts, seconds = gray[start:stop], gray[start + 1:stop + 1]
+            fields = backend.many(seconds, firsts) if backward else backend.many(firsts, seconds)
+            for i, field in enumerate(fields, start):
+                magnitudes.append(float(np.abs(field).max()))
+                x_name, y_name = flow_members(i, backward)
+                members[x_name], members[y_name] = encode_field(field, recipe["bound"],
+                                                                recipe["jpeg_quality"])
     height, width = gray[0].shape
     clipped = sum(m > recipe["bound"] for m in magnitudes)
     write_archive(job.target, members, {
         "recipe": recipe, "n_fields": n_frames - 1, "height": height, "width": width,
         "backend": backend.name, "settings": backend.settings, "bound": recipe["bound"],
+        "backward": bool(recipe.get("backward")),
         "fields_clipped": clipped})
 
 
 def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
-                 params: FlowParams) -> RunSummary:
-    """Compute and pack flow for every video whose frames archive exists."""
+                 params: FlowParams, shard: tuple[int, int] = (0, 1)) -> RunSummary:
+    """Compute and pack flow for every video whose frames archive exists.
+
+    ``shard`` = (rank, world size): this process computes videos rank, rank + world, ... of the
+    table (a deterministic split; under torchrun each rank takes its own), while the set of
+    archives that belong in ``out_dir`` stays the whole table's.
+    """
     backend = make_backend(params.backend, params.compile)  # fail fast, in the parent
     jobs = []
     for video_id in table["id"]:
@@ -57,8 +67,12 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
         recipe = {"backend": backend.name, "settings": backend.settings, "bound": params.bound,
                   "jpeg_quality": params.jpeg_quality,
                   "frames": frames_meta["recipe"] if frames_meta else None}
+        if params.backward:
+            recipe["backward"] = True
         if backend.compute_batch is not None:  # the batch is part of a batched solver's recipe
             recipe["batch_pairs"] = params.batch_pairs
             recipe["compile"] = params.compile
         jobs.append(Job(video_id, source, out_dir / archive_name(video_id), recipe))
-    return run_jobs(jobs, flow_to_archive, out_dir, params.workers, f"flow ({backend.name})")
+    rank, world = shard
+    return run_jobs(jobs, flow_to_archive, out_dir, params.workers, f"flow ({backend.name})",
+                    shard=shard, report_suffix=f".rank{rank}" if world > 1 else "")
