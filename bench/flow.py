@@ -5,7 +5,8 @@
 
 Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
 pairs (twostream.flow.groundtruth): pairs per second (after one warm-up call), mean endpoint
-error against the true flow, peak RSS and, on CUDA, peak GPU memory. Prints a table and appends
+error against the true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
+per field (x + y, bound 20, quality 90) against float32, and the mean round-trip error. Prints a table and appends
 it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
 iteration fused by torch.compile (its one-off compile time is reported separately).
 """
@@ -26,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compile")
+CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compile",
+              "opencv-cuda-brox", "opencv-cuda-tvl1")
 
 
 def _pairs(count: int, width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -63,7 +65,15 @@ def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    from twostream.flow.quantize import decode_field, encode_field
+
+    packed = [encode_field(f, 20.0, 90) for f in fields]
+    packed_bytes = float(np.mean([len(x) + len(y) for x, y in packed]))
+    round_trip = float(np.mean([np.abs(np.clip(f, -20, 20) - decode_field(x, y, 20.0)).mean()
+                                for f, (x, y) in zip(fields, packed)]))
     return {
+        "packed_kb": packed_bytes / 1024, "float_kb": fields[0].size * 4 / 1024,
+        "round_trip_px": round_trip,
         "backend": name, "device": backend.settings.get("device", "cpu"), "pairs": count,
         "pairs_per_s": count / seconds, "ms_per_pair": 1000 * seconds / count,
         "epe": float(np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])),
@@ -125,13 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs, batch {args.batch} "
              f"({datetime.date.today().isoformat()})", "", f"Machine: {machine()}", "",
              "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | EPE (px) | peak RSS (MB) | "
-             "peak GPU (MB) | compile (s) |", "|---|---|---|---|---|---|---|---|---|"]
+             "peak GPU (MB) | compile (s) | JPEG KB/field (float32) | JPEG round trip (px) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         speedup = f"{reference['ms_per_pair'] / r['ms_per_pair']:.2f}x" if reference else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] is not None else "-"
         comp = f"{r['compile_s']:.0f}" if r["compile_s"] is not None else "-"
         lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} | "
-                     f"{speedup} | {r['epe']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} |")
+                     f"{speedup} | {r['epe']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
+                     f"{r['packed_kb']:.1f} ({r['float_kb']:.0f}) | {r['round_trip_px']:.3f} |")
     if skipped:
         lines += [""] + [f"- not run: {s}" for s in skipped]
     table = "\n".join(lines) + "\n"

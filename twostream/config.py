@@ -21,7 +21,7 @@ import yaml
 T = TypeVar("T")
 
 DATASETS = ("synthetic", "ucf101", "hmdb51")
-FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback", "torch-tvl1")
+FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox", "opencv-cuda-tvl1")
 ARCHS = ("cnn_m_2048",)
 
 

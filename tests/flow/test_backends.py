@@ -28,3 +28,14 @@ def test_backend_recovers_a_known_translation(name, tolerance):
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="flow.backend"):
         make_backend("brox")
+
+
+@pytest.mark.parametrize("name", ["opencv-cuda-brox", "opencv-cuda-tvl1"])
+def test_opencv_cuda_backends_say_what_is_missing(name):
+    if cv2.cuda.getCudaEnabledDeviceCount() > 0:
+        prev, nxt = _textured_pair(2.0, -1.0)
+        flow = make_backend(name).compute(prev, nxt)
+        assert np.abs(np.median(flow[12:-12, 12:-12].reshape(-1, 2), axis=0) - [2.0, -1.0]).max() < 0.3
+        return
+    with pytest.raises(RuntimeError, match=rf"flow.backend={name} needs OpenCV built with CUDA.*torch-tvl1"):
+        make_backend(name)

@@ -68,6 +68,51 @@ def _opencv_farneback() -> FlowBackend:
     return FlowBackend("opencv-farneback", compute, dict(s))
 
 
+BROX_DEFAULTS = {"alpha": 0.197, "gamma": 50.0, "scale_factor": 0.8, "inner_iterations": 5,
+                 "outer_iterations": 150, "solver_iterations": 10}
+
+
+def _require_opencv_cuda(name: str) -> None:
+    count = cv2.cuda.getCudaEnabledDeviceCount() if hasattr(cv2, "cuda") else 0
+    if count == 0:
+        raise RuntimeError(
+            f"flow.backend={name} needs OpenCV built with CUDA and a GPU; this cv2 "
+            f"({cv2.__version__}) sees {count} CUDA devices (the PyPI wheels have no CUDA). "
+            f"Use flow.backend=torch-tvl1 (TV-L1 on the GPU through PyTorch, no build needed), or "
+            f"build opencv-contrib with -DWITH_CUDA=ON")
+
+
+def _opencv_cuda(name: str, create: Callable[[], Any], settings: dict[str, Any],
+                 unit_range: bool) -> FlowBackend:
+    solver = create()
+
+    def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        scale = 1.0 / 255.0 if unit_range else 1.0  # Brox works on [0, 1] float images
+        a, b = cv2.cuda_GpuMat(), cv2.cuda_GpuMat()
+        a.upload(prev.astype(np.float32) * scale)
+        b.upload(nxt.astype(np.float32) * scale)
+        return solver.calc(a, b, None).download().astype(np.float32, copy=False)
+
+    return FlowBackend(name, compute, dict(settings))
+
+
+def _opencv_cuda_brox() -> FlowBackend:
+    _require_opencv_cuda("opencv-cuda-brox")
+    s = BROX_DEFAULTS
+    return _opencv_cuda("opencv-cuda-brox", lambda: cv2.cuda_BroxOpticalFlow.create(
+        s["alpha"], s["gamma"], s["scale_factor"], s["inner_iterations"], s["outer_iterations"],
+        s["solver_iterations"]), s, unit_range=True)
+
+
+def _opencv_cuda_tvl1() -> FlowBackend:
+    _require_opencv_cuda("opencv-cuda-tvl1")
+    s = TVL1_DEFAULTS
+    return _opencv_cuda("opencv-cuda-tvl1", lambda: cv2.cuda_OpticalFlowDual_TVL1.create(
+        s["tau"], s["lambda"], s["theta"], s["scales"], s["warps"], s["epsilon"],
+        s["inner_iterations"] * s["outer_iterations"], s["scale_step"], s["gamma"]), s,
+        unit_range=False)
+
+
 def _torch_tvl1(compile: bool = False) -> FlowBackend:
     import torch
 
@@ -98,6 +143,8 @@ BACKENDS: dict[str, Callable[..., FlowBackend]] = {
     "opencv-tvl1": _opencv_tvl1,
     "opencv-farneback": _opencv_farneback,
     "torch-tvl1": _torch_tvl1,
+    "opencv-cuda-brox": _opencv_cuda_brox,
+    "opencv-cuda-tvl1": _opencv_cuda_tvl1,
 }
 
 
