@@ -2,6 +2,7 @@
 
     python bench/flow.py                       # 320x240, 16 pairs, every backend available here
     python bench/flow.py --pairs 64 --backends torch-tvl1 opencv-tvl1
+    python bench/flow.py --stage               # also the whole stage: frames archive -> flow archive
 
 Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
 pairs (twostream.flow.groundtruth): pairs per second (after one warm-up call), mean endpoint
@@ -83,6 +84,49 @@ def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[
     }
 
 
+def run_stage(name: str, count: int, width: int, height: int, batch: int) -> dict[str, object]:
+    """The whole flow stage (read JPEG frames, flow, quantise, JPEG, write) on ``count`` pairs."""
+    import tempfile
+
+    import pandas as pd
+
+    from twostream.config import FlowParams
+    from twostream.flow.extract import extract_flow
+    from twostream.store import archive_name, encode_jpeg, frame_member, write_archive
+
+    import cv2
+
+    from twostream.flow.groundtruth import texture
+
+    frames_per_video = 17
+    videos = max(1, count // (frames_per_video - 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ids = [f"Bench/v_Bench_g01_c{i:02d}" for i in range(videos)]
+        for v, video_id in enumerate(ids):
+            # One continuous shot: a texture panning 2 px/frame with a slow sinusoidal wobble.
+            margin = 2 * frames_per_video + 16
+            big = texture(height + 2 * margin, width + 2 * margin, np.random.default_rng(v))
+            ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+            frames = [np.clip(cv2.remap(big, xs + margin - 2.0 * k + np.sin(ys / 20 + k) * 0.5,
+                                        ys + margin - 1.0 * k, cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+                      for k in range(frames_per_video)]
+            members = {frame_member(i): encode_jpeg(np.repeat(f[..., None], 3, axis=2), 90)
+                       for i, f in enumerate(frames)}
+            write_archive(root / "frames" / archive_name(video_id), members,
+                          {"recipe": {}, "n_frames": frames_per_video, "height": height, "width": width})
+        table = pd.DataFrame({"id": ids})
+        params = FlowParams(backend=name.replace("+compile", ""), workers=1, batch_pairs=batch,
+                            compile=name.endswith("+compile"))
+        # Warm up (and compile) on one video, then time all of them from scratch.
+        extract_flow(table.head(1), root / "frames", root / "warm", params)
+        start = time.perf_counter()
+        extract_flow(table, root / "frames", root / "flow", params)
+        seconds = time.perf_counter() - start
+    n = videos * (frames_per_video - 1)
+    return {"backend": name, "pairs": n, "pairs_per_s": n / seconds, "ms_per_pair": 1000 * seconds / n}
+
+
 def available(name: str) -> str | None:
     """None if the backend can run here, else why not."""
     from twostream.flow.backends import make_backend
@@ -108,12 +152,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT")
     parser.add_argument("--batch", type=int, default=16, help="pairs per call (batched backends)")
     parser.add_argument("--backends", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--stage", action="store_true",
+                        help="also time the whole flow stage (frames archive in, flow archive out)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     if args.worker:
-        print(json.dumps(run_one(args.worker, args.pairs, width, height, args.batch)))
+        if args.worker.startswith("stage:"):
+            print(json.dumps(run_stage(args.worker[6:], args.pairs, width, height, args.batch)))
+        else:
+            print(json.dumps(run_one(args.worker, args.pairs, width, height, args.batch)))
         return
 
     rows, skipped = [], []
@@ -131,6 +180,18 @@ def main(argv: list[str] | None = None) -> None:
             continue
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
+    stage_rows = []
+    if args.stage:
+        for name in [r["backend"] for r in rows]:
+            proc = subprocess.run([sys.executable, __file__, "--worker", f"stage:{name}", "--pairs",
+                                   str(args.pairs), "--size", args.size, "--batch", str(args.batch)],
+                                  capture_output=True, text=True, cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if proc.returncode == 0:
+                stage_rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            else:
+                skipped.append(f"stage {name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+
     reference = next((r for r in rows if r["backend"] == "opencv-tvl1"), None)
     lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs, batch {args.batch} "
              f"({datetime.date.today().isoformat()})", "", f"Machine: {machine()}", "",
@@ -144,6 +205,11 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} | "
                      f"{speedup} | {r['epe']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
                      f"{r['packed_kb']:.1f} ({r['float_kb']:.0f}) | {r['round_trip_px']:.3f} |")
+    if stage_rows:
+        lines += ["", "Whole flow stage, one worker process (read JPEG frames, flow, quantise, JPEG, "
+                  "write archive):", "", "| backend | pairs | pairs/s | ms/pair |", "|---|---|---|---|"]
+        lines += [f"| {r['backend']} | {r['pairs']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} |"
+                  for r in stage_rows]
     if skipped:
         lines += [""] + [f"- not run: {s}" for s in skipped]
     table = "\n".join(lines) + "\n"

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     if world > 1:
         log.info("rank %d of %d: computing every %d-th video from the %d-th", rank, world, world, rank)
     result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow, shard=(rank, world))
-    result.finish(log, f"flow ({params.flow.backend})", args.flow_dir, len(table[rank::world]))
+    result.finish(log, "flow", args.flow_dir, len(table[rank::world]))
 
 
 if __name__ == "__main__":

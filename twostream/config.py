@@ -21,7 +21,8 @@ import yaml
 T = TypeVar("T")
 
 DATASETS = ("synthetic", "ucf101", "hmdb51")
-FLOW_BACKENDS = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox", "opencv-cuda-tvl1")
+FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
+                 "opencv-cuda-tvl1")
 ARCHS = ("cnn_m_2048",)
 
 
@@ -125,12 +126,13 @@ class FramesParams:
 @dataclasses.dataclass(frozen=True)
 class FlowParams:
     """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
-    backend: str = _spec("opencv-tvl1", choices=FLOW_BACKENDS)
+    backend: str = _spec("auto", choices=FLOW_BACKENDS,
+                         doc="auto = torch-tvl1 on a CUDA GPU, opencv-tvl1 otherwise")
     bound: float = _spec(20.0, lo=0.0, lo_open=True)
     backward: bool = _spec(False, doc="also store backward fields (bx/, by/) for bi-directional input")
     batch_pairs: int = _spec(16, lo=1, hi=4096, doc="frame pairs per call of a batched backend")
-    compile: bool = _spec(False, doc="torch-tvl1: fuse the iteration with torch.compile "
-                                     "(about 2x faster, ~15 s compile per process, needs a C++ compiler)")
+    compile: bool = _spec(True, doc="torch-tvl1: fuse the iteration with torch.compile (about 2x "
+                                    "faster; a one-off compile per process; eager if it fails)")
     jpeg_quality: int = _spec(90, lo=1, hi=100)
     workers: int = _spec(0, lo=0, doc="0 = one process per core")
 

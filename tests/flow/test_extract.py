@@ -18,7 +18,7 @@ def test_torch_tvl1_flow_stage_matches_the_opencv_one(tiny_archives, tmp_path):
     video = archive_name(table["id"][0])
     meta = read_meta(out / video)
     assert meta["backend"] == "torch-tvl1" and meta["recipe"]["batch_pairs"] == 3
-    assert meta["settings"]["device"] in ("cpu", "cuda") and meta["settings"]["compiled"] is False
+    assert meta["settings"]["device"] in ("cpu", "cuda") and meta["settings"]["compiled"] is True
     assert meta["n_fields"] == read_meta(opencv_flow / video)["n_fields"]
     diffs = []
     for i in range(meta["n_fields"]):

@@ -62,3 +62,25 @@ def test_cuda_matches_cpu(pairs):
     cpu = tvl1_flow(a, b)
     gpu = tvl1_flow(a.cuda(), b.cuda()).cpu()
     assert (cpu - gpu).norm(dim=1).mean() < 0.02
+
+
+def test_compiled_iteration_matches_eager(pairs):
+    """flow.compile fuses the iteration with torch.compile; the field must not change."""
+    from twostream.flow import tvl1
+
+    a = torch.from_numpy(np.stack([p[0] for p in pairs[:2]]))
+    b = torch.from_numpy(np.stack([p[1] for p in pairs[:2]]))
+    eager = tvl1_flow(a, b)
+    tvl1.use_compiled_step(True)
+    try:
+        compiled = tvl1_flow(a, b)
+    finally:
+        tvl1.use_compiled_step(False)
+    assert (eager - compiled).norm(dim=1).mean() < 1e-3
+
+
+def test_auto_backend_is_torch_on_cuda_else_opencv():
+    from twostream.flow.backends import resolve_auto
+
+    assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1")
+    assert make_backend("auto").name == resolve_auto()

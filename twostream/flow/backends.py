@@ -148,13 +148,22 @@ BACKENDS: dict[str, Callable[..., FlowBackend]] = {
 }
 
 
+def resolve_auto() -> str:
+    """``auto``: the batched PyTorch TV-L1 on a CUDA GPU, OpenCV's TV-L1 on the CPU."""
+    import torch
+
+    return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
+
+
 def make_backend(name: str, compile: bool = False) -> FlowBackend:
     """Instantiate a backend by its params.yaml name (``flow.backend``).
 
     ``compile`` fuses torch-tvl1's iteration with torch.compile; other backends ignore it.
     """
+    if name == "auto":
+        name = resolve_auto()
     if name not in BACKENDS:
-        raise ValueError(f"flow.backend={name!r}: must be one of {sorted(BACKENDS)}")
+        raise ValueError(f"flow.backend={name!r}: must be one of {['auto', *sorted(BACKENDS)]}")
     return BACKENDS[name](compile=compile) if name == "torch-tvl1" else BACKENDS[name]()
 
 
