@@ -84,3 +84,12 @@ def test_auto_backend_is_torch_on_cuda_else_opencv():
 
     assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1")
     assert make_backend("auto").name == resolve_auto()
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_gpu_median_path_equals_opencv_median(size):
+    """The unfold-and-sort median the GPU uses gives OpenCV's medianBlur result."""
+    from twostream.flow.tvl1 import _median, _median_unfold
+
+    flow = torch.randn(2, 2, 11, 13, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(_median(flow, size), _median_unfold(flow, size))

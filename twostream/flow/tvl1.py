@@ -88,6 +88,12 @@ def _median(flow: torch.Tensor, size: int) -> torch.Tensor:
         planes = flow.reshape(batch * channels, height, width).numpy()
         out = np.stack([cv2.medianBlur(plane, size) for plane in planes])
         return torch.from_numpy(out).reshape(batch, channels, height, width)
+    return _median_unfold(flow, size)
+
+
+def _median_unfold(flow: torch.Tensor, size: int) -> torch.Tensor:
+    """The device-agnostic median: sort each unfolded window (the GPU path)."""
+    batch, channels, height, width = flow.shape
     pad = size // 2
     padded = F.pad(flow.reshape(batch * channels, 1, height, width), (pad, pad, pad, pad), mode="replicate")
     patches = F.unfold(padded, size)  # (B*C, size*size, H*W)
