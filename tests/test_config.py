@@ -38,3 +38,26 @@ def test_blocks_are_frozen():
     params = parse_block(Params, {})
     with pytest.raises(Exception):
         params.dropout = 0.9  # type: ignore[misc]
+
+
+def test_bidirectional_stacking_needs_backward_flow_and_even_length(tmp_path):
+    import pytest
+    import yaml
+
+    from conftest import REPO
+    from twostream.config import ParamsError, load_params
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["temporal"]["stacking"] = "bidirectional"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match="flow.backward: true"):
+        load_params(path)
+    params["flow"]["backward"] = True
+    params["temporal"]["stack_length"] = 5
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match="even L"):
+        load_params(path)
+    params["temporal"]["stack_length"] = 10
+    path.write_text(yaml.safe_dump(params))
+    assert load_params(path).temporal.stacking == "bidirectional"

@@ -38,3 +38,13 @@ def test_hmdb51_uses_its_own_paper_column_and_no_ucf_table1_figures():
     assert tables["table4"]["paper_column"] == "hmdb51"
     assert tables["table4"]["rows"][3]["paper"] == 59.4
     assert "subset" in tables["note"]
+
+
+def test_temporal_row_follows_the_stacking():
+    base = _results()
+    for stacking, row in (("trajectory", "Trajectory stacking (L=10)"),
+                          ("bidirectional", "Optical flow stacking, bi-directional (L=10)")):
+        results = RunResults("ucf101", base.accuracy, {}, base.spatial,
+                             {"stack_length": 10, "mean_subtraction": True, "stacking": stacking})
+        rows = {r["input"]: r for r in build_tables(results)["table1b"]["rows"]}
+        assert rows[row]["cells"]["mean subtraction on"]["ours"] == 60.0

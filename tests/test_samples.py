@@ -44,3 +44,29 @@ def test_balanced_batches_cover_classes_evenly():
     assert abs(drawn.mean() - 0.5) < 0.05
     resumed = list(BalancedBatches(labels, batch_size=100, iterations=20, seed=0, start=7))
     assert resumed == batches[7:]
+
+
+def test_trajectory_and_bidirectional_inputs(tiny_archives, tmp_path):
+    from twostream.config import FlowParams
+    from twostream.flow.extract import extract_flow
+
+    table, frames, _ = tiny_archives
+    flow = tmp_path / "flow"
+    extract_flow(table.head(2), frames, flow, FlowParams(backward=True, workers=1))
+    paths, labels = _paths(table.head(2), flow)
+    for stacking in ("trajectory", "bidirectional"):
+        data = TemporalTrainSet(paths, labels, input_size=40, stack_length=4, mean_subtraction=False,
+                                seed=0, stacking=stacking)
+        x, _ = data[(1, 5)]
+        assert x.shape == (8, 40, 40)
+        with ArchiveReader(paths[0]) as r:
+            test = temporal_test_inputs(r, frames=3, crops=5, input_size=40, stack_length=4,
+                                        mean_subtraction=True, stacking=stacking)
+        assert test.shape == (15, 8, 40, 40)
+    # The backward half of a bi-directional stack really is backward flow: opposite sign on average.
+    with ArchiveReader(paths[0]) as r:
+        stack = temporal_test_inputs(r, frames=1, crops=1, input_size=40, stack_length=4,
+                                     mean_subtraction=False, stacking="bidirectional")[0]
+    forward = np.array([stack[0:4:2].mean(), stack[1:4:2].mean()])
+    backward = np.array([stack[4:8:2].mean(), stack[5:8:2].mean()])
+    assert np.linalg.norm(forward) > 0.2 and forward @ backward < 0

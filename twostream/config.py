@@ -24,6 +24,7 @@ DATASETS = ("synthetic", "ucf101", "hmdb51")
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
 ARCHS = ("cnn_m_2048",)
+STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.flow.stacking
 
 
 class ParamsError(ValueError):
@@ -162,6 +163,8 @@ class SpatialParams(StreamParams):
 class TemporalParams(StreamParams):
     """Temporal stream: L stacked flow fields, 2L input channels."""
     stack_length: int = _spec(10, lo=1, hi=64)
+    stacking: str = _spec("flow", choices=STACKINGS,
+                          doc="flow | trajectory | bidirectional (Table 1b's inputs)")
     mean_subtraction: bool = _spec(True)
     dropout: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
 
@@ -209,6 +212,13 @@ class Params:
                 raise ParamsError(
                     f"{name}.input_size={block.input_size}: larger than frames.short_side="
                     f"{self.frames.short_side}; crops must fit inside the frames")
+        if self.temporal.stacking == "bidirectional":
+            if self.temporal.stack_length % 2:
+                raise ParamsError(f"temporal.stack_length={self.temporal.stack_length}: a bidirectional "
+                                  f"stack takes L/2 forward and L/2 backward fields; give an even L")
+            if not self.flow.backward:
+                raise ParamsError("temporal.stacking=bidirectional needs backward fields: set "
+                                  "flow.backward: true")
         if len(set(self.run.splits)) != len(self.run.splits) or not self.run.splits:
             raise ParamsError(f"run.splits={list(self.run.splits)}: give each of 1, 2, 3 at most once")
 

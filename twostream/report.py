@@ -86,6 +86,11 @@ def table_1a(results: RunResults) -> dict[str, Any]:
 
 def _temporal_row(spec: dict[str, Any]) -> str:
     length = int(spec.get("stack_length", 10))
+    stacking = spec.get("stacking", "flow")
+    if stacking == "trajectory":
+        return f"Trajectory stacking (L={length})"
+    if stacking == "bidirectional":
+        return f"Optical flow stacking, bi-directional (L={length})"
     if length == 1:
         return "Single-frame optical flow (L=1)"
     return f"Optical flow stacking (L={length})"

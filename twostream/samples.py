@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Sampler
 
 from twostream.crops import crop, equally_spaced, flip_image, random_box, protocol_crops
 from twostream.flow.quantize import decode_field
-from twostream.flow.stacking import flip_stack, stack_fields, stack_indices, stack_starts, subtract_mean_flow
+from twostream.flow.stacking import build_stack, flip_stack, stack_starts, subtract_mean_flow
 from twostream.store import ArchiveReader, flow_members, frame_member
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,16 @@ def rgb_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> 
     return ((image - mean) * contrast + mean) * gain + brightness
 
 
-def read_fields(reader: ArchiveReader, indices: Sequence[int]) -> np.ndarray:
-    """Decode flow fields ``indices`` -> (len, H, W, 2) float32 displacements."""
+def read_fields(reader: ArchiveReader, indices: Sequence[int], backward: bool = False) -> np.ndarray:
+    """Decode flow fields ``indices`` (forward, or backward) -> (len, H, W, 2) float32."""
     bound = reader.meta["bound"]
-    return np.stack([decode_field(*(reader.read(m) for m in flow_members(i)), bound) for i in indices])
+    return np.stack([decode_field(*(reader.read(m) for m in flow_members(i, backward)), bound)
+                     for i in indices])
+
+
+def _first_start(kind: str, length: int) -> int:
+    """A bi-directional stack looks L/2 fields back from tau, so tau starts at L/2."""
+    return length // 2 if kind == "bidirectional" else 0
 
 
 class BalancedBatches(Sampler[list[Key]]):
@@ -112,16 +118,19 @@ class TemporalTrainSet(_ArchiveSet):
     """One random stack of L flow fields per video: crop, flip (negating d_x), mean subtraction."""
 
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], *, input_size: int,
-                 stack_length: int, mean_subtraction: bool, seed: int) -> None:
+                 stack_length: int, mean_subtraction: bool, seed: int, stacking: str = "flow") -> None:
         super().__init__(archives, labels, input_size, seed)
         self.stack_length, self.mean_subtraction = stack_length, mean_subtraction
+        self.stacking = stacking
 
     def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
         n_fields, size = reader.meta["n_fields"], self.input_size
         if n_fields == 0:
             return np.zeros((2 * self.stack_length, size, size), np.float32)
-        start = int(rng.integers(max(n_fields - self.stack_length + 1, 1)))
-        stack = stack_fields(read_fields(reader, stack_indices(start, self.stack_length, n_fields)))
+        first = _first_start(self.stacking, self.stack_length)
+        start = first + int(rng.integers(max(n_fields - self.stack_length + 1, 1)))
+        stack = build_stack(lambda idx, back: read_fields(reader, idx, back), start,
+                            self.stack_length, n_fields, self.stacking)
         if self.mean_subtraction:
             stack = subtract_mean_flow(stack)
         stack = crop(stack, random_box(stack.shape[1], stack.shape[2], size, rng))
@@ -139,15 +148,19 @@ def spatial_test_inputs(reader: ArchiveReader, *, frames: int, crops: int,
 
 
 def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, input_size: int,
-                         stack_length: int, mean_subtraction: bool) -> np.ndarray:
+                         stack_length: int, mean_subtraction: bool, stacking: str = "flow") -> np.ndarray:
     """(frames * crops, 2L, s, s): equally spaced flow stacks, each cropped and flipped."""
     n_fields = reader.meta["n_fields"]
     if n_fields == 0:
         return np.zeros((frames * crops, 2 * stack_length, input_size, input_size), np.float32)
-    fields = read_fields(reader, range(n_fields))
+    decoded = {False: read_fields(reader, range(n_fields))}
+    if stacking == "bidirectional":
+        decoded[True] = read_fields(reader, range(n_fields), backward=True)
+    first = _first_start(stacking, stack_length)
     batches = []
     for start in stack_starts(n_fields, stack_length, frames):
-        stack = stack_fields(fields[stack_indices(start, stack_length, n_fields)])
+        stack = build_stack(lambda idx, back: decoded[back][list(idx)], first + start, stack_length,
+                            n_fields, stacking)
         if mean_subtraction:
             stack = subtract_mean_flow(stack)
         batches.append(protocol_crops(stack, input_size, crops, flip_stack))

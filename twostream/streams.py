@@ -34,6 +34,7 @@ class StreamSpec:
     dropout: float
     stack_length: int = 1          # temporal only
     mean_subtraction: bool = False  # temporal only
+    stacking: str = "flow"         # temporal only: flow | trajectory | bidirectional
 
     @property
     def in_channels(self) -> int:
@@ -63,7 +64,7 @@ def stream_spec(params: Params, stream: Stream) -> StreamSpec:
         return StreamSpec("spatial", block.arch, block.width, block.input_size, params.dropout)
     t = params.temporal
     return StreamSpec("temporal", t.arch, t.width, t.input_size, t.dropout, t.stack_length,
-                      t.mean_subtraction)
+                      t.mean_subtraction, t.stacking)
 
 
 def train_set(spec: StreamSpec, params: Params, archives: list[Path], labels: list[int],
@@ -73,7 +74,8 @@ def train_set(spec: StreamSpec, params: Params, archives: list[Path], labels: li
                                jitter=params.spatial.rgb_jitter, seed=seed)
     return TemporalTrainSet(archives, labels, input_size=spec.input_size,
                             stack_length=spec.stack_length,
-                            mean_subtraction=spec.mean_subtraction, seed=seed)
+                            mean_subtraction=spec.mean_subtraction, seed=seed,
+                            stacking=spec.stacking)
 
 
 def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParams) -> torch.Tensor:
@@ -84,7 +86,7 @@ def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParam
     else:
         array = temporal_test_inputs(reader, frames=protocol.frames, crops=protocol.crops,
                                      input_size=spec.input_size, stack_length=spec.stack_length,
-                                     mean_subtraction=spec.mean_subtraction)
+                                     mean_subtraction=spec.mean_subtraction, stacking=spec.stacking)
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
