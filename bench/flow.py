@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from results import report
+
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compile",
               "opencv-cuda-brox", "opencv-cuda-tvl1")
@@ -212,11 +214,7 @@ def main(argv: list[str] | None = None) -> None:
                   for r in stage_rows]
     if skipped:
         lines += [""] + [f"- not run: {s}" for s in skipped]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if not args.no_append:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as handle:
-            handle.write("\n" + table)
+    report(lines, append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from twostream.runtime import pick_device  # noqa: E402
 from twostream.samples import BalancedBatches  # noqa: E402
 from twostream.splits import load_table, select  # noqa: E402
 from twostream.streams import STREAMS, stream_params, stream_spec, train_set  # noqa: E402
+from results import report  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -118,11 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         bound = "loader" if r["loader"] < r["model"] else "model"
         lines.append(f"| {stream} | {r['input']} | {r['batch']} | {r['loader']:.0f} | {r['model']:.0f} | "
                      f"{r['both']:.0f} | {bound} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if not args.no_append:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as handle:
-            handle.write("\n" + table)
+    report(lines, append=not args.no_append)
 
 
 if __name__ == "__main__":

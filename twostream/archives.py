@@ -223,8 +223,7 @@ def _unpack(archive: Path, staging: Path, members: list[Member]) -> None:
     kind = archive_format(archive)
     if kind == "zip":
         with zipfile.ZipFile(archive) as handle:
-            for info in handle.infolist():
-                handle.extract(info, staging)
+            handle.extractall(staging)
         return
     if kind == "tar":
         with tarfile.open(archive) as handle:

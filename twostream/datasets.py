@@ -246,8 +246,12 @@ def import_videos(table: pd.DataFrame, spec: DatasetSpec, videos: Path, cache_vi
     for rel in table["path"]:
         source, target = videos / rel[len(prefix):], cache_videos / rel[len(prefix):]
         st = source.stat()
-        if target.is_file() and (target.stat().st_size, target.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-            continue
+        try:
+            have = target.stat()
+            if (have.st_size, have.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                continue
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         shutil.copy2(source, tmp)
@@ -258,27 +262,25 @@ def import_videos(table: pd.DataFrame, spec: DatasetSpec, videos: Path, cache_vi
     return cache_videos
 
 
-def link_or_copy(source: Path, target: Path, link: bool) -> bool:
-    """Hard-link ``source`` to ``target`` if ``link`` and possible, else copy. True if linked."""
+def link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` to ``target`` (no extra space); copy if linking fails. True if linked."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        try:
-            os.link(source, target)
-            return True
-        except OSError:
-            pass
-    shutil.copy2(source, target)
-    return False
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        shutil.copy2(source, target)
+        return False
 
 
 def materialise(table: pd.DataFrame, spec: DatasetSpec, videos: Path, splits: Path,
-                raw_dir: Path, link: bool) -> None:
+                raw_dir: Path) -> None:
     """Fill ``raw_dir`` with the table's videos and the split files, in the dataset's layout."""
     prefix = spec.videos_dir + "/"
     copied = 0
     for rel in table["path"]:
-        copied += not link_or_copy(videos / rel[len(prefix):], raw_dir / rel, link)
-    if copied and link:
+        copied += not link_or_copy(videos / rel[len(prefix):], raw_dir / rel)
+    if copied:
         log.warning("%d of %d videos were copied, not hard-linked (different filesystems?); set "
                     "download.cache_dir on the repository's filesystem to save the space",
                     copied, len(table))
@@ -296,5 +298,5 @@ def prepare_dataset(name: str, source: SourceParams, download: DownloadParams, r
         key = hashlib.sha1(str(videos.resolve()).encode()).hexdigest()[:10]
         with cache_lock(_cache(download), spec.name):
             videos = import_videos(table, spec, videos, _cache(download) / spec.name / f"root-{key}")
-    materialise(table, spec, videos, splits, raw_dir, link=True)
+    materialise(table, spec, videos, splits, raw_dir)
     return table
