@@ -1,11 +1,13 @@
 """Which bounds training, the input pipeline or the network? Samples/s of each alone and together.
 
     python bench/train.py                        # uses data/ of the last `dvc repro`, params.yaml sizes
-    python bench/train.py --batches 20 --workers 2 --amp
+    python bench/train.py --batches 20 --workers 8 --cells scratch-0.5 finetune-0.5 flow10_sub
 
-For each stream: the loader alone (decode, crop, flip, jitter / stack; class-balanced batches), the
-model alone (forward + backward + SGD step on a fixed batch, on the GPU when there is one), and
-both (the real loop). Prints a table and appends it to bench/RESULTS.md.
+For each Table 1 cell asked for (default: a from-scratch and a pre-trained spatial cell and the
+fused temporal cell): the loader alone (decode, crop, flip, jitter / stack; class-balanced
+batches), the model alone (forward + backward + SGD step on a fixed batch, on the GPU when there
+is one), and both (the real loop). Layout (channels_last), bf16 autocast and GPU JPEG decoding
+follow the stream's params. Prints a table and appends it to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import datetime
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -24,10 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 from twostream.config import load_params  # noqa: E402
 from twostream.fit import available_archives  # noqa: E402
-from twostream.runtime import pick_device  # noqa: E402
+from twostream.gpu_decode import assembler, collate_raw, on_device, raw_dataset  # noqa: E402
+from twostream.models import WeightsError  # noqa: E402
+from twostream.models.backbones import freeze_all_but_class_layer  # noqa: E402
+from twostream.runtime import autocast, pick_device  # noqa: E402
 from twostream.samples import BalancedBatches  # noqa: E402
 from twostream.splits import load_table, select  # noqa: E402
-from twostream.streams import STREAMS, stream_params, stream_spec, train_set  # noqa: E402
+from twostream.streams import cell, spatial_cells, train_set  # noqa: E402
 from results import report  # noqa: E402
 
 
@@ -36,41 +42,54 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def measure(stream: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+def measure(stream: str, name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     params = load_params(args.params)
-    block, spec = stream_params(params, stream), stream_spec(params, stream)
+    chosen = cell(params, stream, name)
+    block, spec = chosen.block, chosen.spec
     table = load_table(args.splits)
     rows = select(table, 1, "train")
     paths, labels = available_archives(rows, args.frames if stream == "spatial" else args.flow)
     dataset = train_set(spec, params, paths, labels, seed=0)
+    raw = raw_dataset(dataset) if device.type == "cuda" and block.gpu_decode else None
     batch = args.batch or block.batch_size
 
-    def loader(n: int) -> DataLoader:
-        return DataLoader(dataset, batch_sampler=BalancedBatches(labels, batch, n, 0),
-                          num_workers=args.workers, pin_memory=device.type == "cuda")
+    def loader(n: int):
+        options = dict(batch_sampler=BalancedBatches(labels, batch, n, 0), num_workers=args.workers)
+        if raw is not None:
+            return on_device(DataLoader(raw, collate_fn=collate_raw, **options), assembler(dataset), device)
+        return DataLoader(dataset, pin_memory=device.type == "cuda", **options)
 
-    model = spec.build(int(table["label"].max()) + 1).to(device)
-    if args.channels_last:
+    try:
+        model, _ = spec.build(int(table["label"].max()) + 1, chosen.weights)
+    except WeightsError:  # the speed does not depend on the weights' values
+        model, _ = spec.build(int(table["label"].max()) + 1)
+    model.to(device)
+    if block.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    trainable = (freeze_all_but_class_layer(model) if spec.trainable == "last"
+                 else list(model.parameters()))
+    optimizer = torch.optim.SGD(trainable, lr=1e-3, momentum=0.9)
     criterion = torch.nn.CrossEntropyLoss()
+    model.train()
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if args.channels_last:
+        if block.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
-            loss = criterion(model(x), y)
+        with autocast(device, block.amp):
+            loss = criterion(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    out = {}
+    out: dict[str, Any] = {}
     for _ in loader(1):  # warm-up: worker start, first decode
         pass
+    _sync(device)
     start = time.perf_counter()
-    for _ in loader(args.batches):
+    for x, _ in loader(args.batches):
         pass
+    _sync(device)
     out["loader"] = args.batches * batch / (time.perf_counter() - start)
 
     x, y = next(iter(loader(1)))
@@ -88,6 +107,8 @@ def measure(stream: str, args: argparse.Namespace, device: torch.device) -> dict
     _sync(device)
     out["both"] = args.batches * batch / (time.perf_counter() - start)
     out["batch"], out["input"] = batch, f"{spec.in_channels}x{spec.input_size}x{spec.input_size}"
+    out["net"] = f"{spec.arch}{' (last layer)' if spec.trainable == 'last' else ''}"
+    out["decode"] = "GPU" if raw is not None else "CPU"
     return out
 
 
@@ -100,8 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch", type=int, default=0, help="0 = the stream's batch_size param")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--cells", nargs="*", default=["scratch-0.5", "finetune-0.5", "flow10_sub"],
+                        help="Table 1 cells: <setting>-<dropout> (spatial) or table1b names")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
     if not args.splits.is_file():
@@ -110,15 +131,18 @@ def main(argv: list[str] | None = None) -> None:
     gpu = torch.cuda.get_device_name(0) if device.type == "cuda" else "no GPU"
     lines = [f"### training throughput ({datetime.date.today().isoformat()})", "",
              f"Machine: {torch.get_num_threads()} threads, {gpu}, device {device.type}; "
-             f"workers {args.workers}, amp {args.amp}, channels_last {args.channels_last}, "
-             f"{args.batches} batches", "",
-             "| stream | input | batch | loader alone (samples/s) | model alone | both | bound |",
-             "|---|---|---|---|---|---|---|"]
-    for stream in STREAMS:
-        r = measure(stream, args, device)
+             f"workers {args.workers}, {args.batches} batches; layout, amp and decoding from "
+             f"params.yaml", "",
+             "| cell | network | input | batch | decode | loader alone (samples/s) | model alone "
+             "| both | bound |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    params = load_params(args.params)
+    for name in args.cells:
+        stream = "spatial" if name in spatial_cells(params) else "temporal"
+        r = measure(stream, name, args, device)
         bound = "loader" if r["loader"] < r["model"] else "model"
-        lines.append(f"| {stream} | {r['input']} | {r['batch']} | {r['loader']:.0f} | {r['model']:.0f} | "
-                     f"{r['both']:.0f} | {bound} |")
+        lines.append(f"| {stream} {name} | {r['net']} | {r['input']} | {r['batch']} | {r['decode']} | "
+                     f"{r['loader']:.0f} | {r['model']:.0f} | {r['both']:.0f} | {bound} |")
     report(lines, append=not args.no_append)
 
 

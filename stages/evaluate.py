@@ -1,7 +1,9 @@
-"""Stage `evaluate_spatial` / `evaluate_temporal`: score every video of each trained split
-with the test protocol (frames x crops); training videos too, for SVM fusion.
+"""Stage `evaluate_spatial@<cell>` / `evaluate_temporal@<cell>`: score every video of each trained split
+with the test protocol (frames x crops): its test videos (`--sides test`), or for the fused pair
+its training videos, which SVM fusion learns from (`--sides train`).
 
-    python stages/evaluate.py spatial data/frames data/splits.csv models/spatial metrics/scores/spatial
+    python stages/evaluate.py spatial data/frames data/splits.csv models/spatial/last_layer-0.5 \
+        metrics/scores/spatial/last_layer-0.5
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import torch
 
 from twostream.config import as_dict, load_params
-from twostream.evaluate import accuracy, score_videos
+from twostream.evaluate import accuracy, for_inference, score_videos
 from twostream.runtime import configure_logging, pick_device
 from twostream.scores import ScoreFile, save_scores
 from twostream.splits import load_table
@@ -28,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("splits_csv", type=Path)
     parser.add_argument("models_dir", type=Path)
     parser.add_argument("scores_dir", type=Path, help="split<k>.npz per split (out)")
+    parser.add_argument("--sides", default="test", choices=("test", "train", "train,test"),
+                        help="which videos to score: every Table 1 cell needs its test videos; "
+                             "the SVM learns from the fused pair's training videos")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     log: logging.Logger = configure_logging(f"evaluate_{args.stream}")
@@ -40,24 +45,30 @@ def main(argv: list[str] | None = None) -> None:
     for model_file in models:
         saved = torch.load(model_file, map_location="cpu", weights_only=False)
         spec = StreamSpec(**saved["spec"])
-        model = spec.build(len(saved["classes"]))
+        model, _ = spec.build(len(saved["classes"]))
         model.load_state_dict(saved["state_dict"])
         split = saved["split"]
-        rows = table[table[f"split{split}"].isin(["train", "test"])].reset_index(drop=True)
+        rows = table[table[f"split{split}"].isin(args.sides.split(","))].reset_index(drop=True)
         archives = [args.data_dir / archive_name(v) for v in rows["id"]]
         warn_short_clips(spec, archives, log)
+        model = for_inference(model, spec.in_channels, spec.input_size, device, log)
         scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
                               num_classes=len(saved["classes"]), batch_size=protocol.batch_size,
-                              device=device, desc=f"{args.stream} split {split}")
+                              device=device, desc=f"{args.stream} {args.models_dir.name} split {split}",
+                              channels_last=True)
         subset = rows[f"split{split}"].to_numpy()
         labels = rows["label"].to_numpy()
         meta = {"stream": args.stream, "split": split, "spec": saved["spec"], "data": saved["data"],
+                "cell": saved.get("cell", args.models_dir.name), "weights": saved.get("weights"),
+                "schedule": saved.get("schedule"),
                 "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))
-        test = subset == "test"
-        log.info("%s split %d: test accuracy %.1f%% over %d videos", args.stream, split,
-                 100 * accuracy(scores[test], labels[test]), int(test.sum()))
+        for side in args.sides.split(","):
+            chosen = subset == side
+            log.info("%s %s split %d: %s accuracy %.1f%% over %d videos", args.stream,
+                     args.models_dir.name, split, side, 100 * accuracy(scores[chosen], labels[chosen]),
+                     int(chosen.sum()))
 
 
 if __name__ == "__main__":

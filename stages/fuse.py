@@ -1,6 +1,10 @@
 """Stage `fuse`: late fusion of the two streams per split, by averaging and by a linear SVM.
 
-    python stages/fuse.py metrics/scores/spatial metrics/scores/temporal metrics/scores/fused
+    python stages/fuse.py metrics/scores/spatial/last_layer-0.5 metrics/scores/temporal/flow10_sub \
+        metrics/scores/fusion_train metrics/scores/fused
+
+The fused cells are `fusion.spatial` at the top-level `dropout` and `fusion.temporal` (dvc.yaml
+puts them in the paths); the paper fuses pre-trained + last layer with L=10 flow stacking.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from twostream.scores import ScoreFile, load_scores, save_scores, split_files
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("spatial_dir", type=Path)
-    parser.add_argument("temporal_dir", type=Path)
+    parser.add_argument("spatial_dir", type=Path, help="the fused spatial cell's test scores")
+    parser.add_argument("temporal_dir", type=Path, help="the fused temporal cell's test scores")
+    parser.add_argument("train_dir", type=Path,
+                        help="{spatial,temporal}/split<k>.npz: the pair's training-video scores")
     parser.add_argument("fused_dir", type=Path, help="split<k>.npz with 'average' and 'svm' (out)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
@@ -32,14 +38,24 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no split scored by both streams in {args.spatial_dir} and {args.temporal_dir}")
     for split in common:
         spatial, temporal = load_scores(spatial_files[split]), load_scores(temporal_files[split])
-        if not np.array_equal(spatial.ids, temporal.ids):
-            raise SystemExit(f"split {split}: the streams scored different videos; rerun evaluate")
+        spatial_train, temporal_train = (load_scores(args.train_dir / stream / f"split{split}.npz")
+                                         for stream in ("spatial", "temporal"))
+        for name, a, b in (("test", spatial, temporal), ("training", spatial_train, temporal_train)):
+            if not np.array_equal(a.ids, b.ids):
+                raise SystemExit(f"split {split}: the streams scored different {name} videos; "
+                                 f"rerun `dvc repro`")
+        if (spatial_train.meta.get("cell"), temporal_train.meta.get("cell")) != (
+                spatial.meta.get("cell"), temporal.meta.get("cell")):
+            raise SystemExit(f"split {split}: training scores come from other cells than the test "
+                             f"scores; rerun `dvc repro`")
         ids, labels, s_test = spatial.side("test")
-        _, train_labels, s_train = spatial.side("train")
-        t_test, t_train = temporal.side("test")[2], temporal.side("train")[2]
+        _, train_labels, s_train = spatial_train.side("train")
+        t_test, t_train = temporal.side("test")[2], temporal_train.side("train")[2]
         fused = {"average": average_fusion(s_test, t_test),
                  "svm": svm_fusion((s_train, t_train), train_labels, (s_test, t_test), fusion.svm_c)}
-        meta = {"split": split, "fusion": as_dict(fusion), "classes": spatial.meta["classes"]}
+        meta = {"split": split, "fusion": as_dict(fusion), "classes": spatial.meta["classes"],
+                "cells": {"spatial": spatial.meta.get("cell", args.spatial_dir.name),
+                          "temporal": temporal.meta.get("cell", args.temporal_dir.name)}}
         for method, scores in fused.items():
             save_scores(args.fused_dir / method / f"split{split}.npz",
                         ScoreFile(ids, labels, np.full(len(ids), "test"), scores, meta))

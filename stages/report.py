@@ -1,6 +1,9 @@
 """Stage `report`: the paper's tables with our figures beside, a flat summary, Markdown.
 
     python stages/report.py metrics/scores metrics/tables.json metrics/summary.json metrics/tables.md
+
+Reads every Table 1 cell's scores (metrics/scores/<stream>/<cell>/) that the current
+table1a / table1b params define, and the fused pair (metrics/scores/fused/).
 """
 
 from __future__ import annotations
@@ -13,12 +16,25 @@ import numpy as np
 
 from twostream.config import load_params
 from twostream.evaluate import accuracy
-from twostream.report import RunResults, build_tables, summary, to_markdown
+from twostream.report import CellResult, RunResults, build_tables, summary, to_markdown
 from twostream.runtime import configure_logging
 from twostream.scores import load_scores, split_files
+from twostream.streams import spatial_cells, temporal_cells
 
-SOURCES = {"spatial": "spatial", "temporal": "temporal",
-           "fusion_average": "fused/average", "fusion_svm": "fused/svm"}
+
+def _accuracies(folder: Path) -> tuple[dict[int, float], dict, dict[str, int], dict[str, int]]:
+    """Per-split test accuracy, one score file's meta, unscorable and test-video counts."""
+    accuracies, meta, unscorable, n_test = {}, {}, {}, {}
+    for split, path in split_files(folder).items():
+        scores = load_scores(path)
+        _, labels, test = scores.side("test")
+        accuracies[split] = accuracy(test, labels)
+        meta = meta or scores.meta
+        n_test[f"split{split}"] = len(labels)
+        missing = int(np.isnan(test).any(axis=1).sum())
+        if missing:
+            unscorable[f"split{split}"] = missing
+    return accuracies, meta, unscorable, n_test
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,29 +47,49 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     log = configure_logging("report")
     params = load_params(args.params)
-    accuracies, metas, unscorable, n_test = {}, {}, {}, {}
-    for key, folder in SOURCES.items():
-        for split, path in split_files(args.scores_dir / folder).items():
-            scores = load_scores(path)
-            _, labels, test = scores.side("test")
-            accuracies.setdefault(key, {})[split] = accuracy(test, labels)
-            metas.setdefault(key, scores.meta)
-            n_test[f"split{split}"] = len(labels)
-            missing = int(np.isnan(test).any(axis=1).sum())
-            if missing:
-                unscorable.setdefault(key, {})[f"split{split}"] = missing
-    spatial, temporal = metas["spatial"], metas["temporal"]
-    provenance = {"spatial": {**spatial["spec"], "frames": spatial["data"].get("recipe", {}),
-                              "device": spatial["device"]},
-                  "temporal": {**temporal["spec"], "flow_backend": temporal["data"].get("backend"),
+    cells, metas = [], {}
+    for stream, names in (("spatial", spatial_cells(params)), ("temporal", temporal_cells(params))):
+        for name in names:
+            acc, meta, _, _ = _accuracies(args.scores_dir / stream / name)
+            if not acc:
+                log.warning("%s cell %s: no scores in %s; its table cell stays empty", stream, name,
+                            args.scores_dir / stream / name)
+                continue
+            cells.append(CellResult(stream, name, meta["spec"], meta.get("weights"), acc))
+            metas[(stream, name)] = meta
+    fused_acc, fused_meta, unscorable, n_test = {}, {}, {}, {}
+    for method in ("average", "svm"):
+        acc, meta, missing, n_test = _accuracies(args.scores_dir / "fused" / method)
+        fused_acc[f"fusion_{method}"], fused_meta = acc, meta or fused_meta
+        if missing:
+            unscorable[f"fusion_{method}"] = missing
+    pair = fused_meta.get("cells", {})
+    accuracies = dict(fused_acc)
+    for stream in ("spatial", "temporal"):
+        chosen = next((c for c in cells if c.stream == stream and c.name == pair.get(stream)), None)
+        if chosen is None:
+            raise SystemExit(f"{args.scores_dir}/fused: made from {stream} cell "
+                             f"{pair.get(stream)!r}, which has no scores now; rerun `dvc repro`")
+        accuracies[stream] = chosen.accuracy
+        _, _, missing, _ = _accuracies(args.scores_dir / stream / chosen.name)
+        if missing:
+            unscorable[stream] = missing
+    spatial, temporal = metas[("spatial", pair["spatial"])], metas[("temporal", pair["temporal"])]
+    provenance = {"fused": pair,
+                  "spatial": {**spatial["spec"], "weights": spatial.get("weights"),
+                              "frames": spatial["data"].get("recipe", {}), "device": spatial["device"]},
+                  "temporal": {**temporal["spec"], "weights": temporal.get("weights"),
+                               "flow_backend": temporal["data"].get("backend"),
                                "flow_bound": temporal["data"].get("bound"), "device": temporal["device"]},
+                  "schedules": {f"{c.stream}/{c.name}": metas[(c.stream, c.name)].get("schedule")
+                                for c in cells},
                   "test_protocol": spatial["protocol"],
                   "test_videos": n_test,
                   # videos that could not be decoded or scored: kept in the denominator as wrong
                   "unscorable_test_videos_counted_wrong": unscorable}
     if params.dataset != "synthetic" and getattr(params, params.dataset).subset:
         provenance["subset"] = True
-    results = RunResults(params.dataset, accuracies, provenance, spatial["spec"], temporal["spec"])
+    results = RunResults(params.dataset, accuracies, provenance, cells)
     tables = build_tables(results)
     args.tables_json.write_text(json.dumps(tables, indent=2) + "\n")
     args.summary_json.write_text(json.dumps(summary(results), indent=2) + "\n")

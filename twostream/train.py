@@ -1,9 +1,12 @@
-"""The training loop: SGD with momentum, a step schedule in iterations, checkpoints, dvclive.
+"""The training loop: SGD with momentum, the paper's step schedule, checkpoints, dvclive.
 
-Checkpoints hold the model, the optimiser, the torch RNG state and the iteration; with the
-per-sample seeds of :mod:`twostream.samples` a run killed and resumed ends where an
+Checkpoints hold the model, the optimiser, each rank's torch RNG state and the iteration; with
+the per-sample seeds of :mod:`twostream.samples` a run killed and resumed ends where an
 uninterrupted run with the same seed ends. A checkpoint is only resumed when its ``recipe``
 (params, data fingerprint, split) equals the current one.
+
+On a GPU the loop runs in bfloat16 autocast with channels-last tensors; under torchrun the
+model is wrapped in DistributedDataParallel (see :mod:`twostream.distributed`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from twostream.config import StreamParams
+from twostream.config import Schedule, StreamParams
+from twostream.distributed import World
+from twostream.models.backbones import freeze_all_but_class_layer, hold_batchnorm
+from twostream.runtime import autocast
 
 log = logging.getLogger(__name__)
 
@@ -40,69 +46,105 @@ class Checkpoint:
     path: Path
     recipe: dict[str, Any]
     every: int
+    world: World = field(default_factory=World)
 
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, torch.Tensor | None]:
         """Restore model and optimiser if a matching checkpoint exists.
 
-        Returns the iteration to start at and the saved torch RNG state, which the caller
-        restores only after creating its batch iterator (a DataLoader draws from the global
-        RNG when it starts; restoring first would shift every later dropout mask).
+        Returns the iteration to start at and this rank's saved torch RNG state, which the
+        caller restores only after creating its batch iterator (a DataLoader draws from the
+        global RNG when it starts; restoring first would shift every later dropout mask).
         """
         if not self.path.is_file():
             return 0, None
         state = torch.load(self.path, map_location="cpu", weights_only=False)
-        if state.get("recipe") != self.recipe:
-            log.info("%s: made by other params or data; starting afresh", self.path)
+        if state.get("recipe") != self.recipe or len(state.get("rng", [])) != self.world.size:
+            log.info("%s: made by other params, data or world size; starting afresh", self.path)
             return 0, None
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         log.info("resuming from %s at iteration %d", self.path, state["iteration"])
-        return int(state["iteration"]), state["rng"]
+        return int(state["iteration"]), state["rng"][self.world.rank]
 
     def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int) -> None:
+        rng = self.world.gather(torch.get_rng_state())
+        if not self.world.main:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "rng": torch.get_rng_state(), "iteration": iteration, "recipe": self.recipe}, tmp)
+                    "rng": rng, "iteration": iteration, "recipe": self.recipe}, tmp)
         os.replace(tmp, self.path)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: the optimiser settings, the schedule and which layers learn."""
+    block: StreamParams
+    schedule: Schedule
+    last_layer_only: bool = False
+
+
 def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]],
-                 params: StreamParams, *, device: torch.device, checkpoint: Checkpoint,
-                 live: MetricLogger | None = None, log_every: int = 10) -> nn.Module:
-    """Train ``model`` for ``params.iterations`` SGD steps on batches from ``make_batches(start)``."""
-    model.to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=params.lr, momentum=params.momentum,
-                                weight_decay=params.weight_decay)
+                 recipe: Recipe, *, device: torch.device, checkpoint: Checkpoint,
+                 live: MetricLogger | None = None, log_every: int = 10,
+                 world: World | None = None) -> nn.Module:
+    """Train ``model`` for ``recipe.schedule.iterations`` SGD steps on ``make_batches(start)``.
+
+    Returns the bare model (not its DDP wrapper) in training mode on ``device``.
+    """
+    world = world or World()
+    block, schedule = recipe.block, recipe.schedule
+    fast_layout = block.channels_last and device.type in ("cuda", "cpu")
+    model.to(device)
+    if fast_layout:
+        model.to(memory_format=torch.channels_last)
+    trainable = (freeze_all_but_class_layer(model) if recipe.last_layer_only
+                 else [p for p in model.parameters() if p.requires_grad])
+    optimizer = torch.optim.SGD(trainable, lr=block.lr, momentum=block.momentum,
+                                weight_decay=block.weight_decay)
     start, rng_state = checkpoint.load(model, optimizer)
+    net: nn.Module = model
+    if world.active:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    net.train()
+    if recipe.last_layer_only:
+        hold_batchnorm(model)
     batches = iter(make_batches(start))
     if rng_state is not None:
         torch.set_rng_state(rng_state)
     criterion = nn.CrossEntropyLoss()
     loss_sum, correct, seen = 0.0, 0, 0
-    iteration = start
     for iteration, (inputs, labels) in enumerate(batches, start + 1):
-        lr = lr_at(iteration - 1, params.lr, params.lr_steps)
+        lr = lr_at(iteration - 1, block.lr, schedule.lr_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        logits = model(inputs)
-        loss = criterion(logits, labels)
+        if fast_layout:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with autocast(device, block.amp):
+            logits = net(inputs)
+            loss = criterion(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         loss_sum += loss.item() * len(labels)
         correct += int((logits.argmax(1) == labels).sum())
         seen += len(labels)
-        if iteration % log_every == 0 or iteration == params.iterations:
-            if live is not None:
+        if iteration % log_every == 0 or iteration == schedule.iterations:
+            loss_sum, correct, seen = world.sum([loss_sum, correct, seen])
+            if live is not None and world.main:
                 live.log_metric("loss", loss_sum / seen)
                 live.log_metric("accuracy", correct / seen)
                 live.log_metric("lr", lr)
                 live.next_step()
-            log.info("iter %d/%d  loss %.4f  acc %.3f  lr %.0e", iteration, params.iterations,
-                     loss_sum / seen, correct / seen, lr)
+            if world.main:
+                log.info("iter %d/%d  loss %.4f  acc %.3f  lr %.0e", iteration, schedule.iterations,
+                         loss_sum / seen, correct / seen, lr)
             loss_sum, correct, seen = 0.0, 0, 0
-        if iteration % checkpoint.every == 0 or iteration == params.iterations:
+        if iteration % checkpoint.every == 0 or iteration == schedule.iterations:
             checkpoint.save(model, optimizer, iteration)
+    if fast_layout:
+        model.to(memory_format=torch.contiguous_format)
     return model

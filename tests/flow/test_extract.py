@@ -76,5 +76,6 @@ def test_two_torchrun_ranks_split_the_videos(tiny_archives, tmp_path):
     assert {p.name for p in (tmp_path / "flow").glob("failures*.json")} == {"failures.rank0.json",
                                                                             "failures.rank1.json"}
     # A plain rerun finds every video done, whichever rank made it.
-    again = extract_flow(table, frames_dir, tmp_path / "flow", FlowParams(backend="opencv-farneback", workers=1))
+    again = extract_flow(table, frames_dir, tmp_path / "flow",
+                         FlowParams(backend="opencv-farneback", workers=1, backward=True))
     assert again.done == 0 and again.skipped == len(table)

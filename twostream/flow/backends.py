@@ -40,11 +40,11 @@ class FlowBackend:
         return [self.compute(a, b) for a, b in zip(prevs, nexts)]
 
 
-def _opencv_tvl1() -> FlowBackend:
+def _opencv_tvl1(epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
     if not hasattr(cv2, "optflow"):
         raise RuntimeError("flow.backend=opencv-tvl1 needs cv2.optflow: "
                            "pip install opencv-contrib-python-headless")
-    s = TVL1_DEFAULTS
+    s = {**TVL1_DEFAULTS, "epsilon": epsilon}
     solver = cv2.optflow.DualTVL1OpticalFlow_create(
         tau=s["tau"], lambda_=s["lambda"], theta=s["theta"], nscales=s["scales"],
         warps=s["warps"], epsilon=s["epsilon"], innnerIterations=s["inner_iterations"],
@@ -104,22 +104,22 @@ def _opencv_cuda_brox() -> FlowBackend:
         s["solver_iterations"]), s, unit_range=True)
 
 
-def _opencv_cuda_tvl1() -> FlowBackend:
+def _opencv_cuda_tvl1(epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
     _require_opencv_cuda("opencv-cuda-tvl1")
-    s = TVL1_DEFAULTS
+    s = {**TVL1_DEFAULTS, "epsilon": epsilon}
     return _opencv_cuda("opencv-cuda-tvl1", lambda: cv2.cuda_OpticalFlowDual_TVL1.create(
         s["tau"], s["lambda"], s["theta"], s["scales"], s["warps"], s["epsilon"],
         s["inner_iterations"] * s["outer_iterations"], s["scale_step"], s["gamma"]), s,
         unit_range=False)
 
 
-def _torch_tvl1(compile: bool = False) -> FlowBackend:
+def _torch_tvl1(compile: bool = False, epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
     import torch
 
     from twostream.flow import tvl1
     from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
 
-    settings = TVL1Settings()
+    settings = TVL1Settings(epsilon=epsilon)
     # Under torchrun each local rank drives its own GPU.
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device(f"cuda:{local_rank % torch.cuda.device_count()}" if torch.cuda.is_available()
@@ -155,16 +155,20 @@ def resolve_auto() -> str:
     return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
 
 
-def make_backend(name: str, compile: bool = False) -> FlowBackend:
+def make_backend(name: str, compile: bool = False,
+                 epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
     """Instantiate a backend by its params.yaml name (``flow.backend``).
 
-    ``compile`` fuses torch-tvl1's iteration with torch.compile; other backends ignore it.
+    ``compile`` fuses torch-tvl1's iteration with torch.compile; ``epsilon`` is the TV-L1
+    backends' stopping threshold (``flow.tvl1_epsilon``); other backends ignore both.
     """
     if name == "auto":
         name = resolve_auto()
     if name not in BACKENDS:
         raise ValueError(f"flow.backend={name!r}: must be one of {['auto', *sorted(BACKENDS)]}")
-    return BACKENDS[name](compile=compile) if name == "torch-tvl1" else BACKENDS[name]()
+    if name == "torch-tvl1":
+        return BACKENDS[name](compile=compile, epsilon=epsilon)
+    return BACKENDS[name](epsilon=epsilon) if "tvl1" in name else BACKENDS[name]()
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

