@@ -39,9 +39,10 @@ def test_two_gloo_ranks_train_the_single_process_model(tiny_archives, tmp_path):
     # gradients the full-batch gradient of one process.
     params["table1a"]["dropouts"] = [0.0]
     params["dropout"] = 0.0
-    params["spatial"].update({"width": 0.1, "input_size": 40, "batch_size": 8,
+    params["spatial"].update({"width": 0.1, "input_size": 48, "batch_size": 8,
                               "schedule_scale": 0.0001, "rgb_jitter": 0.1})
     params["frames"]["short_side"] = 48
+    params["temporal"]["input_size"] = 48
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     alone, _ = _train(path, tmp_path, frames, tmp_path / "splits.csv", tmp_path / "one", 1)
