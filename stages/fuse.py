@@ -51,9 +51,13 @@ def main(argv: list[str] | None = None) -> None:
         ids, labels, s_test = spatial.side("test")
         _, train_labels, s_train = spatial_train.side("train")
         t_test, t_train = temporal.side("test")[2], temporal_train.side("train")[2]
-        fused = {"average": average_fusion(s_test, t_test),
-                 "svm": svm_fusion((s_train, t_train), train_labels, (s_test, t_test), fusion.svm_c)}
+        svm_scores, choice = svm_fusion((s_train, t_train), train_labels, (s_test, t_test),
+                                        fusion.svm_c, folds=fusion.svm_folds)
+        log.info("split %d: SVM C = %g (cross-validated accuracy per C: %s)", split, choice["C"],
+                 {c: round(v, 3) for c, v in choice["validation_accuracy"].items()})
+        fused = {"average": average_fusion(s_test, t_test), "svm": svm_scores}
         meta = {"split": split, "fusion": as_dict(fusion), "classes": spatial.meta["classes"],
+                "svm": choice,
                 "cells": {"spatial": spatial.meta.get("cell", args.spatial_dir.name),
                           "temporal": temporal.meta.get("cell", args.temporal_dir.name)}}
         for method, scores in fused.items():

@@ -21,7 +21,8 @@ def _streams(n_per_class=30, seed=0):
 def test_svm_fusion_beats_each_stream_on_complementary_scores():
     s_train, t_train, y_train = _streams(seed=0)
     s_test, t_test, y_test = _streams(seed=1)
-    fused = svm_fusion((s_train, t_train), y_train, (s_test, t_test), c=1.0)
+    fused, choice = svm_fusion((s_train, t_train), y_train, (s_test, t_test), c=1.0)
+    assert choice == {"C": 1.0, "validation_accuracy": {}}
     acc = accuracy(fused, y_test)
     assert acc > 0.9
     assert acc > accuracy(s_test, y_test) + 0.3 and acc > accuracy(t_test, y_test) + 0.3
@@ -37,3 +38,27 @@ def test_unscorable_videos_count_as_wrong():
 def test_l2_normalise_rows():
     out = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert np.allclose(out[0], [0.6, 0.8]) and np.all(out[1] == 0)
+
+
+def test_svm_c_is_chosen_by_cross_validation_on_training_videos_only():
+    from twostream.fusion import choose_svm_c, svm_features
+
+    s_train, t_train, y_train = _streams(seed=0)
+    s_test, t_test, y_test = _streams(seed=1)
+    features = svm_features(s_train, t_train)
+    c, validation = choose_svm_c(features, y_train, (1e-4, 1.0, 100.0), folds=5)
+    assert set(validation) == {1e-4, 1.0, 100.0}
+    best = max(validation.values())
+    assert validation[c] == best and c == min(k for k, v in validation.items() if v == best)
+    fused, choice = svm_fusion((s_train, t_train), y_train, (s_test, t_test), c=(1e-4, 1.0, 100.0))
+    assert choice["C"] == c and accuracy(fused, y_test) > 0.9
+    # Test scores never enter the choice: the same training data gives the same C.
+    _, again = svm_fusion((s_train, t_train), y_train, (s_test[::-1], t_test), c=(1e-4, 1.0, 100.0))
+    assert again == choice
+
+
+def test_too_few_videos_per_class_for_two_folds_uses_the_first_candidate():
+    from twostream.fusion import choose_svm_c
+
+    features = np.eye(3)
+    assert choose_svm_c(features, np.array([0, 1, 2]), (0.5, 2.0), folds=5) == (0.5, {})

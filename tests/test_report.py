@@ -73,3 +73,21 @@ def test_hmdb51_uses_its_own_paper_column_and_no_ucf_table1_figures():
     assert tables["table4"]["paper_column"] == "hmdb51"
     assert tables["table4"]["rows"][3]["paper"] == 59.4
     assert "subset" in tables["note"]
+
+
+def test_confusion_rows_and_per_class_gain():
+    import numpy as np
+
+    from twostream.report import confusion_rows, per_class_accuracy
+
+    classes = ["Slide", "Spin"]
+    labels = np.array([0, 0, 1, 1])
+    spatial = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [np.nan, np.nan]])
+    temporal = np.array([[0.9, 0.1], [0.7, 0.3], [0.1, 0.9], [0.2, 0.8]])
+    rows = confusion_rows(labels, spatial, classes)
+    assert rows == [{"actual": "Slide", "predicted": "Slide"}, {"actual": "Slide", "predicted": "Spin"},
+                    {"actual": "Spin", "predicted": "Slide"}, {"actual": "Spin", "predicted": "(unscorable)"}]
+    per_class = per_class_accuracy(labels, {"spatial": spatial, "temporal": temporal}, classes)
+    assert per_class[0] == {"class": "Spin", "videos": 2, "spatial": 0.0, "temporal": 100.0,
+                            "temporal_gain": 100.0}
+    assert per_class[1]["temporal_gain"] == 50.0

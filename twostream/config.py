@@ -242,7 +242,9 @@ class EvaluateParams:
 @dataclasses.dataclass(frozen=True)
 class FusionParams:
     """Which cells are fused (paper Table 3) and the Crammer-Singer linear SVM's C."""
-    svm_c: float = _spec(1.0, lo=0.0, lo_open=True)
+    svm_c: tuple[float, ...] = _spec((0.01, 0.1, 1.0, 10.0, 100.0), lo=0.0, lo_open=True,
+                                     doc="one C, or candidates chosen by cross-validation")
+    svm_folds: int = _spec(5, lo=2, doc="folds of that cross-validation (training videos only)")
     spatial: str = _spec("last_layer", choices=SPATIAL_SETTINGS,
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
     temporal: str = _spec("flow10_sub", doc="the table1b cell of the fused temporal stream")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import LinearSVC
 
 
@@ -21,16 +24,42 @@ def svm_features(*streams: np.ndarray) -> np.ndarray:
     return np.concatenate([l2_normalise(s) for s in streams], axis=1)
 
 
+def _svm(c: float, seed: int) -> LinearSVC:
+    return LinearSVC(multi_class="crammer_singer", C=c, random_state=seed, max_iter=20000)
+
+
+def choose_svm_c(features: np.ndarray, labels: np.ndarray, candidates: tuple[float, ...],
+                 folds: int, seed: int = 0) -> tuple[float, dict[float, float]]:
+    """C by stratified k-fold cross-validation on the training videos only (ties: the smaller C).
+
+    Returns the chosen C and each candidate's mean validation accuracy. With one candidate, or
+    too few videos per class for two folds, the first candidate is used without validation.
+    """
+    smallest_class = min(np.unique(labels, return_counts=True)[1], default=0)
+    k = min(folds, int(smallest_class))
+    if len(candidates) == 1 or k < 2:
+        return float(candidates[0]), {}
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    means = {float(c): float(np.mean(cross_val_score(_svm(c, seed), features, labels, cv=splitter)))
+             for c in candidates}
+    best = max(means.values())
+    return min(c for c, v in means.items() if v == best), means
+
+
 def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
-               test_streams: tuple[np.ndarray, ...], c: float, seed: int = 0) -> np.ndarray:
+               test_streams: tuple[np.ndarray, ...], c: float | tuple[float, ...], seed: int = 0,
+               folds: int = 5) -> tuple[np.ndarray, dict[str, Any]]:
     """Fit a Crammer-Singer multi-class linear SVM on training videos; score the test videos.
 
-    Training rows with a NaN score (unscorable videos) are left out of the fit; test rows with
-    NaN stay NaN so that accuracy counts them as wrong.
+    ``c``: one value, or candidates to choose among by :func:`choose_svm_c`. Returns the test
+    scores and the choice (C and each candidate's validation accuracy). Training rows with a NaN score (unscorable videos) are left
+    out of the fit; test rows with NaN stay NaN so that accuracy counts them as wrong.
     """
     train = svm_features(*train_streams)
     keep = ~np.isnan(train).any(axis=1)
-    svm = LinearSVC(multi_class="crammer_singer", C=c, random_state=seed, max_iter=20000)
+    candidates = tuple(c) if isinstance(c, (tuple, list)) else (float(c),)
+    chosen, validation = choose_svm_c(train[keep], train_labels[keep], candidates, folds, seed)
+    svm = _svm(chosen, seed)
     svm.fit(train[keep], train_labels[keep])
     test = svm_features(*test_streams)
     out = np.full((len(test), train_streams[0].shape[1]), np.nan, np.float32)
@@ -39,4 +68,4 @@ def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
         out[np.ix_(valid, svm.classes_)] = svm.decision_function(test[valid])
         missing = np.setdiff1d(np.arange(out.shape[1]), svm.classes_)
         out[np.ix_(valid, missing)] = -np.inf
-    return out
+    return out, {"C": chosen, "validation_accuracy": validation}

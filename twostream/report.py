@@ -230,3 +230,39 @@ def _provenance_lines(provenance: dict[str, Any], indent: str = "") -> list[str]
         else:
             lines.append(f"{indent}{key}: {value}")
     return lines
+
+
+def predictions(scores: np.ndarray) -> np.ndarray:
+    """Argmax per video; -1 for an unscorable video (a NaN row), which no class matches."""
+    out = np.full(len(scores), -1)
+    valid = ~np.isnan(scores).any(axis=1)
+    out[valid] = scores[valid].argmax(axis=1)
+    return out
+
+
+def confusion_rows(labels: np.ndarray, scores: np.ndarray, classes: list[str]) -> list[dict[str, str]]:
+    """One (actual, predicted) row per test video, for DVC's confusion-matrix plot."""
+    names = list(classes) + ["(unscorable)"]
+    return [{"actual": names[a], "predicted": names[p]}
+            for a, p in zip(labels, predictions(scores))]
+
+
+def per_class_accuracy(labels: np.ndarray, models: dict[str, np.ndarray],
+                       classes: list[str]) -> list[dict[str, Any]]:
+    """Per class: each model's accuracy (%) and what the temporal stream adds over the spatial.
+
+    Rows are sorted by that gain, so the classes motion helps most come first.
+    """
+    hits = {name: predictions(scores) == labels for name, scores in models.items()}
+    rows = []
+    for index, name in enumerate(classes):
+        members = labels == index
+        if not members.any():
+            continue
+        row: dict[str, Any] = {"class": name, "videos": int(members.sum())}
+        for model, hit in hits.items():
+            row[model] = round(100.0 * float(hit[members].mean()), 2)
+        if "spatial" in row and "temporal" in row:
+            row["temporal_gain"] = round(row["temporal"] - row["spatial"], 2)
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r.get("temporal_gain", 0.0))
