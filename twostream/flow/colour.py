@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from twostream.store import ArchiveReader
 
 # Segment lengths of the standard wheel: red-yellow, yellow-green, green-cyan, cyan-blue,
 # blue-magenta, magenta-red.
@@ -53,9 +57,34 @@ def flow_to_colour(flow: np.ndarray, max_magnitude: float | None = None) -> np.n
     return np.clip(np.rint(colour * 255), 0, 255).astype(np.uint8)
 
 
-def main(argv: list[str] | None = None) -> None:
+def flow_picture(flow: ArchiveReader, frames: ArchiveReader | None = None,
+                 fields: list[int] | None = None, max_magnitude: float | None = None
+                 ) -> tuple[np.ndarray, list[int], float]:
+    """RGB picture: the chosen fields in colour (default: 4 spread out), their frames above.
+
+    Returns the picture, the field indices and the speed of full saturation.
+    """
     from twostream.flow.quantize import decode_field
-    from twostream.store import ArchiveReader, archive_name, flow_members, frame_member
+    from twostream.store import flow_members, frame_member
+
+    count, bound = flow.meta["n_fields"], flow.meta["bound"]
+    picks = fields or sorted({round(i * (count - 1) / 3) for i in range(4)})
+    decoded = [decode_field(*(flow.read(m) for m in flow_members(i)), bound) for i in picks]
+    top = max_magnitude or max(float(np.abs(f).max()) for f in decoded) or 1.0
+    columns = [flow_to_colour(f, top) for f in decoded]
+    if frames is not None:
+        rgb = [cv2.cvtColor(frames.image(frame_member(i)), cv2.COLOR_BGR2RGB) for i in picks]
+        columns = [np.concatenate([a, b], axis=0) for a, b in zip(rgb, columns)]
+    return np.concatenate(columns, axis=1), picks, top
+
+
+def save_picture(image: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from twostream.store import ArchiveReader, archive_name
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("flow_archive", type=Path)
@@ -64,22 +93,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fields", type=int, nargs="*", help="field indices (default: 4 spread out)")
     parser.add_argument("--max", type=float, default=None, help="speed (px) of full saturation")
     args = parser.parse_args(argv)
-    with ArchiveReader(args.flow_archive) as reader:
-        meta = reader.meta
-        count, bound = meta["n_fields"], meta["bound"]
-        picks = args.fields or sorted({round(i * (count - 1) / 3) for i in range(4)})
-        fields = [decode_field(*(reader.read(m) for m in flow_members(i)), bound) for i in picks]
-    top = max(float(np.abs(f).max()) for f in fields)
-    columns = [flow_to_colour(f, args.max or top) for f in fields]
+    frames = None
     if args.frames is not None:
         video_id = args.flow_archive.relative_to(args.flow_archive.parents[1]).with_suffix("").as_posix()
-        with ArchiveReader(args.frames / archive_name(video_id)) as frames:
-            rgb = [cv2.cvtColor(frames.image(frame_member(i)), cv2.COLOR_BGR2RGB) for i in picks]
-        columns = [np.concatenate([a, b], axis=0) for a, b in zip(rgb, columns)]
-    image = np.concatenate(columns, axis=1)
-    args.out_png.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out_png), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    print(f"{args.out_png}: fields {picks}, full saturation at {args.max or top:.1f} px")
+        frames = ArchiveReader(args.frames / archive_name(video_id))
+    with ArchiveReader(args.flow_archive) as flow:
+        image, picks, top = flow_picture(flow, frames, args.fields, args.max)
+    if frames is not None:
+        frames.close()
+    save_picture(image, args.out_png)
+    print(f"{args.out_png}: fields {picks}, full saturation at {top:.1f} px")
 
 
 if __name__ == "__main__":
