@@ -20,18 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from twostream.config import load_params  # noqa: E402
-from twostream.fit import available_archives  # noqa: E402
-from twostream.gpu_decode import assembler, collate_raw, on_device, raw_dataset  # noqa: E402
+from twostream.fit import available_archives, decodes_on_gpu, training_batches  # noqa: E402
 from twostream.models import WeightsError  # noqa: E402
 from twostream.models.backbones import freeze_all_but_class_layer  # noqa: E402
 from twostream.runtime import autocast, pick_device  # noqa: E402
-from twostream.samples import BalancedBatches  # noqa: E402
 from twostream.splits import load_table, select  # noqa: E402
 from twostream.streams import cell, spatial_cells, train_set  # noqa: E402
 from results import report  # noqa: E402
@@ -50,14 +47,10 @@ def measure(stream: str, name: str, args: argparse.Namespace, device: torch.devi
     rows = select(table, 1, "train")
     paths, labels = available_archives(rows, args.frames if stream == "spatial" else args.flow)
     dataset = train_set(spec, params, paths, labels, seed=0)
-    raw = raw_dataset(dataset) if device.type == "cuda" and block.gpu_decode else None
     batch = args.batch or block.batch_size
 
     def loader(n: int):
-        options = dict(batch_sampler=BalancedBatches(labels, batch, n, 0), num_workers=args.workers)
-        if raw is not None:
-            return on_device(DataLoader(raw, collate_fn=collate_raw, **options), assembler(dataset), device)
-        return DataLoader(dataset, pin_memory=device.type == "cuda", **options)
+        return training_batches(dataset, labels, batch, n, 0, 0, device, args.workers, block.gpu_decode)
 
     try:
         model, _ = spec.build(int(table["label"].max()) + 1, chosen.weights)
@@ -108,7 +101,7 @@ def measure(stream: str, name: str, args: argparse.Namespace, device: torch.devi
     out["both"] = args.batches * batch / (time.perf_counter() - start)
     out["batch"], out["input"] = batch, f"{spec.in_channels}x{spec.input_size}x{spec.input_size}"
     out["net"] = f"{spec.arch}{' (last layer)' if spec.trainable == 'last' else ''}"
-    out["decode"] = "GPU" if raw is not None else "CPU"
+    out["decode"] = "GPU" if decodes_on_gpu(dataset, device, block.gpu_decode) else "CPU"
     return out
 
 

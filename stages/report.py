@@ -73,16 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     log = configure_logging("report")
     params = load_params(args.params)
-    cells, metas = [], {}
+    cells, metas, unscorable_by_cell = [], {}, {}
     for stream, names in (("spatial", spatial_cells(params)), ("temporal", temporal_cells(params))):
         for name in names:
-            acc, meta, _, _ = _accuracies(args.scores_dir / stream / name)
+            acc, meta, missing, _ = _accuracies(args.scores_dir / stream / name)
             if not acc:
                 log.warning("%s cell %s: no scores in %s; its table cell stays empty", stream, name,
                             args.scores_dir / stream / name)
                 continue
             cells.append(CellResult(stream, name, meta["spec"], meta.get("weights"), acc))
             metas[(stream, name)] = meta
+            unscorable_by_cell[(stream, name)] = missing
     fused_acc, fused_meta, unscorable, n_test = {}, {}, {}, {}
     for method in ("average", "svm"):
         acc, meta, missing, n_test = _accuracies(args.scores_dir / "fused" / method)
@@ -97,9 +98,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"{args.scores_dir}/fused: made from {stream} cell "
                              f"{pair.get(stream)!r}, which has no scores now; rerun `dvc repro`")
         accuracies[stream] = chosen.accuracy
-        _, _, missing, _ = _accuracies(args.scores_dir / stream / chosen.name)
-        if missing:
-            unscorable[stream] = missing
+        if unscorable_by_cell[(stream, chosen.name)]:
+            unscorable[stream] = unscorable_by_cell[(stream, chosen.name)]
     spatial, temporal = metas[("spatial", pair["spatial"])], metas[("temporal", pair["temporal"])]
     provenance = {"fused": pair,
                   "spatial": {**spatial["spec"], "weights": spatial.get("weights"),

@@ -1,9 +1,7 @@
 """The GPU decoding path, run on the CPU: it must make the samples the CPU path makes."""
 
-import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 from twostream.gpu_decode import assembler, collate_raw, raw_dataset
 from twostream.samples import BalancedBatches, SpatialTrainSet, TemporalTrainSet

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from twostream.config import Params, as_dict
 from twostream.distributed import World
@@ -61,6 +61,28 @@ def fingerprint(paths: list[Path], table_csv: Path) -> str:
     return digest.hexdigest()
 
 
+def training_batches(dataset: Dataset, labels: list[int], batch_size: int, iterations: int,
+                     seed: int, start: int, device: torch.device, workers: int,
+                     gpu_decode: bool, world: World | None = None
+                     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Class-balanced batches from iteration ``start``: decoded by the loader workers, or with
+    ``gpu_decode`` on a CUDA device read as bytes and decoded and augmented on the GPU."""
+    world = world or World()
+    sampler = BalancedBatches(labels, batch_size, iterations, seed, start, world.rank, world.size)
+    # Its own generator: the DataLoader must not draw from the global RNG that dropout uses.
+    options: dict[str, Any] = dict(batch_sampler=sampler, num_workers=workers,
+                                   persistent_workers=workers > 0,
+                                   generator=torch.Generator().manual_seed(seed))
+    raw = raw_dataset(dataset) if device.type == "cuda" and gpu_decode else None
+    if raw is not None:  # workers read bytes; the GPU decodes and augments
+        return on_device(DataLoader(raw, collate_fn=collate_raw, **options), assembler(dataset), device)
+    return DataLoader(dataset, pin_memory=device.type == "cuda", **options)
+
+
+def decodes_on_gpu(dataset: Dataset, device: torch.device, gpu_decode: bool) -> bool:
+    return device.type == "cuda" and gpu_decode and raw_dataset(dataset) is not None
+
+
 def fit_split(cell: Cell, params: Params, table: pd.DataFrame, table_csv: Path, split: int,
               data_dir: Path, checkpoint_dir: Path, device: torch.device,
               live: MetricLogger | None, world: World | None = None) -> dict[str, Any]:
@@ -82,21 +104,11 @@ def fit_split(cell: Cell, params: Params, table: pd.DataFrame, table_csv: Path, 
     checkpoint = Checkpoint(checkpoint_dir / f"split{split}.pt", recipe,
                             every=max(1, schedule.iterations // 10), world=world)
 
-    raw = raw_dataset(dataset) if device.type == "cuda" and block.gpu_decode else None
-
     def batches(start: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        sampler = BalancedBatches(labels, block.batch_size, schedule.iterations, seed, start,
-                                  world.rank, world.size)
-        # Its own generator: the DataLoader must not draw from the global RNG that dropout uses.
-        options = dict(batch_sampler=sampler, num_workers=block.workers,
-                       persistent_workers=block.workers > 0,
-                       generator=torch.Generator().manual_seed(seed))
-        if raw is not None:  # workers read bytes; the GPU decodes and augments
-            loader = DataLoader(raw, collate_fn=collate_raw, **options)
-            return on_device(loader, assembler(dataset), device)
-        return DataLoader(dataset, pin_memory=device.type == "cuda", **options)
+        return training_batches(dataset, labels, block.batch_size, schedule.iterations, seed,
+                                start, device, block.workers, block.gpu_decode, world)
 
-    if world.main and raw is not None:
+    if world.main and decodes_on_gpu(dataset, device, block.gpu_decode):
         log.info("decoding training JPEGs on %s (gpu_decode)", device)
     if world.main:
         log.info("%s %s split %d: %d videos, %d classes, %d iterations (lr/10 at %s), %s%s on %s",

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from twostream.samples import (RGB_MEAN, RGB_STD, Key, SpatialTrainSet, TemporalTrainSet)
-from twostream.store import flow_members, frame_member
+from twostream.store import ArchiveReader, flow_members, frame_member
 
 log = logging.getLogger(__name__)
 
@@ -32,49 +33,53 @@ def _bytes(data: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
-class RawSpatial(Dataset):
-    """JPEG of the planned frame + [top, left, flip, gain x3, contrast, brightness, jitter?]."""
+class _RawSet(Dataset):
+    """A training set's samples as bytes and plans: the same keys, seeds and random draws."""
 
-    def __init__(self, data: SpatialTrainSet) -> None:
+    def __init__(self, data: SpatialTrainSet | TemporalTrainSet) -> None:
         self.data = data
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, key: Key) -> RawSample:
+    def planned(self, key: Key) -> tuple[ArchiveReader, Any, int]:
+        """(the video's reader, the sample's plan, its label) for ``key``."""
         video, sample_seed = key
         reader = self.data.readers[video]
         plan = self.data.plan(reader, np.random.default_rng([self.data.seed, sample_seed]))
+        return reader, plan, self.data.labels[video]
+
+
+class RawSpatial(_RawSet):
+    """JPEG of the planned frame + [top, left, flip, gain x3, contrast, brightness, jitter?]."""
+
+    def __getitem__(self, key: Key) -> RawSample:
+        reader, plan, label = self.planned(key)
         gain, contrast, brightness = plan.jitter if plan.jitter is not None else (np.ones(3), 1.0, 0.0)
         numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, *gain, contrast, brightness,
                                 plan.jitter is not None], dtype=torch.float64)
-        return [_bytes(reader.read(frame_member(plan.frame)))], numbers, self.data.labels[video]
+        return [_bytes(reader.read(frame_member(plan.frame)))], numbers, label
 
 
-class RawTemporal(Dataset):
+class RawTemporal(_RawSet):
     """x and y JPEGs of each planned field + [top, left, flip, bound]; no JPEGs for a clip with
     no field (a zero stack)."""
 
     def __init__(self, data: TemporalTrainSet) -> None:
         if data.stacking == "trajectory":
             raise ValueError("trajectory stacking resamples fields on the CPU; no GPU decode")
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)
+        super().__init__(data)
 
     def __getitem__(self, key: Key) -> RawSample:
-        video, sample_seed = key
-        reader = self.data.readers[video]
-        plan = self.data.plan(reader, np.random.default_rng([self.data.seed, sample_seed]))
+        reader, plan, label = self.planned(key)
         if plan is None:
-            return [], torch.tensor([0, 0, 0, 0], dtype=torch.float64), self.data.labels[video]
+            return [], torch.tensor([0, 0, 0, 0], dtype=torch.float64), label
         jpegs = [_bytes(reader.read(member))
                  for index, backward in self.data.fields(plan, reader.meta["n_fields"])
                  for member in flow_members(index, backward)]
         numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, reader.meta["bound"]],
                                dtype=torch.float64)
-        return jpegs, numbers, self.data.labels[video]
+        return jpegs, numbers, label
 
 
 def collate_raw(samples: Sequence[RawSample]) -> RawBatch:

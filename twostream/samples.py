@@ -59,11 +59,6 @@ def apply_jitter(image: np.ndarray, jitter: Jitter | None) -> np.ndarray:
     return ((image - mean) * np.float32(contrast) + mean) * gain.reshape(3, 1, 1) + np.float32(brightness)
 
 
-def rgb_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Random brightness, contrast and per-channel gain of relative size ``strength``."""
-    return apply_jitter(image, draw_jitter(strength, rng))
-
-
 def read_fields(reader: ArchiveReader, indices: Sequence[int], backward: bool = False) -> np.ndarray:
     """Decode flow fields ``indices`` (forward, or backward) -> (len, H, W, 2) float32."""
     bound = reader.meta["bound"]

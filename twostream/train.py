@@ -95,7 +95,7 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     """
     world = world or World()
     block, schedule = recipe.block, recipe.schedule
-    fast_layout = block.channels_last and device.type in ("cuda", "cpu")
+    fast_layout = block.channels_last
     model.to(device)
     if fast_layout:
         model.to(memory_format=torch.channels_last)

