@@ -108,9 +108,9 @@ def measure(stream: str, name: str, args: argparse.Namespace, device: torch.devi
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--splits", type=Path, default=ROOT / "data" / "splits.csv")
-    parser.add_argument("--frames", type=Path, default=ROOT / "data" / "frames")
-    parser.add_argument("--flow", type=Path, default=ROOT / "data" / "flow")
+    parser.add_argument("--splits", type=Path, default=ROOT / "data" / "ucf101" / "splits.csv")
+    parser.add_argument("--frames", type=Path, default=ROOT / "data" / "ucf101" / "frames")
+    parser.add_argument("--flow", type=Path, default=ROOT / "data" / "ucf101" / "flow")
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch", type=int, default=0, help="0 = the stream's batch_size param")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")

@@ -2,8 +2,8 @@
 with the test protocol (frames x crops): its test videos (`--sides test`), or for the fused pair
 its training videos, which SVM fusion learns from (`--sides train`).
 
-    python stages/evaluate.py spatial data/frames data/splits.csv models/spatial/last_layer-0.5 \
-        metrics/scores/spatial/last_layer-0.5
+    python stages/evaluate.py spatial data/ucf101/frames data/ucf101/splits.csv \
+        models/ucf101/spatial/last_layer-0.5 metrics/scores/ucf101/spatial/last_layer-0.5
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         labels = rows["label"].to_numpy()
         meta = {"stream": args.stream, "split": split, "spec": saved["spec"], "data": saved["data"],
                 "cell": saved.get("cell", args.models_dir.name), "weights": saved.get("weights"),
-                "schedule": saved.get("schedule"),
+                "schedule": saved.get("schedule"), "trained_with": saved.get("trained_with", {}),
                 "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))

@@ -1,6 +1,6 @@
 """Stage `frames`: decode every video into one archive of JPEG frames per video.
 
-    python stages/frames.py data/raw data/splits.csv data/frames
+    python stages/frames.py data/ucf101/raw data/ucf101/splits.csv data/ucf101/frames
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     log = configure_logging("frames")
     params = load_params(args.params)
     table = load_table(args.splits_csv)
-    if params.dataset != "synthetic" and params.frames.short_side != 256:
+    real = [d for d in (params.datasets.ucf101, params.datasets.hmdb51) if not d.startswith("synthetic")]
+    if real and params.frames.short_side != 256:
         log.warning("frames.short_side=%d departs from the paper's 256 for %s (set -S "
                     "frames.short_side=256 for the paper's protocol)", params.frames.short_side,
-                    params.dataset)
+                    " and ".join(real))
     result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
     result.finish(log, "frames", args.frames_dir, len(table))
 

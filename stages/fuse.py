@@ -1,10 +1,12 @@
-"""Stage `fuse`: late fusion of the two streams per split, by averaging and by a linear SVM.
+"""Stage `fuse@<part>`: late fusion of the two streams per split, by averaging and by a linear SVM.
 
-    python stages/fuse.py metrics/scores/spatial/last_layer-0.5 metrics/scores/temporal/flow10_sub \
-        metrics/scores/fusion_train metrics/scores/fused
+    python stages/fuse.py metrics/scores/ucf101/spatial/last_layer-0.5 \
+        metrics/scores/ucf101/temporal/multitask metrics/scores/ucf101/fusion_train \
+        metrics/scores/ucf101/fused
 
-The fused cells are `fusion.spatial` at the top-level `dropout` and `fusion.temporal` (dvc.yaml
-puts them in the paths); the paper fuses pre-trained + last layer with L=10 flow stacking.
+The fused nets are `fusion.spatial` at the top-level `dropout` and `fusion.temporal` (ucf101) or
+`fusion.hmdb_temporal` (hmdb51), as dvc.yaml puts them in the paths; the paper fuses
+pre-trained + last layer with the multi-task L=10 flow-stacking net.
 """
 
 from __future__ import annotations

@@ -1,12 +1,20 @@
-"""Stage `train_spatial@<setting>-<dropout>` / `train_temporal@<input>`: train one Table 1 cell
+"""Stage `train_spatial@<setting>-<dropout>`, `train_temporal@<input>` (Table 1, ucf101 part),
+`train_table2@<row>` and `train_multitask` (Table 2), `train_hmdb51_spatial`: train one cell
 of one stream per split in `run.splits`.
 
-    python stages/train.py spatial last_layer-0.5 data/frames data/splits.csv \\
-        models/spatial/last_layer-0.5 metrics/train/spatial/last_layer-0.5
-    python stages/train.py temporal flow10_sub data/flow data/splits.csv \\
-        models/temporal/flow10_sub metrics/train/temporal/flow10_sub
+    python stages/train.py spatial last_layer-0.5 --data ucf101 data/ucf101/frames \
+        data/ucf101/splits.csv --out ucf101 models/ucf101/spatial/last_layer-0.5 \
+        --live metrics/train/ucf101/spatial/last_layer-0.5
+    python stages/train.py temporal multitask \
+        --data ucf101 data/ucf101/flow data/ucf101/splits.csv \
+        --data hmdb51 data/hmdb51/flow data/hmdb51/splits.csv \
+        --out ucf101 models/ucf101/temporal/multitask --out hmdb51 models/hmdb51/temporal/multitask \
+        --live metrics/train/multitask
 
-Multi-GPU / multi-node: the same command under `torchrun --nproc_per_node N` (DDP).
+Each `--out` part gets a model file per split holding the trunk and that part's own class rows,
+so every later stage reads it as a single-head net. `--init DIR` starts from DIR/split<k>.pt
+(Table 2's "fine-tuned from UCF-101"). Multi-GPU / multi-node: the same command under
+`torchrun --nproc_per_node N` (DDP).
 """
 
 from __future__ import annotations
@@ -18,44 +26,56 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from twostream.config import ParamsError, load_params
+from twostream.config import ROLES, ParamsError, load_params
 from twostream.distributed import join, leave
-from twostream.fit import fit_split
+from twostream.fit import PartData, fit_split
 from twostream.models import WeightsError
 from twostream.runtime import configure_logging, pick_device
-from twostream.splits import load_table
+from twostream.splits import SplitError, load_table
 from twostream.streams import STREAMS, cell
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stream", choices=STREAMS)
-    parser.add_argument("cell", help="a Table 1a cell <setting>-<dropout> or a table1b name")
-    parser.add_argument("data_dir", type=Path, help="data/frames (spatial) or data/flow (temporal)")
-    parser.add_argument("splits_csv", type=Path)
-    parser.add_argument("models_dir", type=Path, help="split<k>.pt per split (out)")
-    parser.add_argument("live_dir", type=Path, help="dvclive training curves (out)")
+    parser.add_argument("cell", help="a Table 1a cell <setting>-<dropout>, a table1b name or a "
+                                     "Table 2 row (alone, finetuned, extra_classes, multitask)")
+    parser.add_argument("--data", nargs=3, action="append", required=True,
+                        metavar=("PART", "DATA_DIR", "SPLITS_CSV"),
+                        help="a dataset part, its frames (spatial) or flow (temporal), its split table")
+    parser.add_argument("--out", nargs=2, action="append", required=True, metavar=("PART", "DIR"),
+                        help="split<k>.pt per split of the net as that part's classifier (out)")
+    parser.add_argument("--live", type=Path, required=True, help="dvclive training curves (out)")
+    parser.add_argument("--init", type=Path, help="start from DIR/split<k>.pt's trunk")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--checkpoints", type=Path, default=Path("tmp/checkpoints"),
                         help="resume state, kept outside DVC's outs so a killed run resumes")
     args = parser.parse_args(argv)
+    outs = {part: Path(folder) for part, folder in args.out}
     log = configure_logging(f"train_{args.stream}@{args.cell}")
     params = load_params(args.params)
+    for part in [p for p, *_ in args.data] + list(outs):
+        if part not in ROLES:
+            parser.error(f"dataset part {part!r}: must be one of {list(ROLES)}")
     try:
-        chosen = cell(params, args.stream, args.cell)
-    except ParamsError as err:
+        chosen = cell(params, args.stream, args.cell, next(iter(outs)))
+        data = {part: PartData(load_table(csv), Path(csv), Path(folder))
+                for part, folder, csv in args.data}
+    except (ParamsError, SplitError) as err:
         raise SystemExit(f"{args.params}: {err}") from None
-    table = load_table(args.splits_csv)
     world = join()
     device = world.device() if world.active else pick_device()
-    args.models_dir.mkdir(parents=True, exist_ok=True)
+    checkpoints = args.checkpoints / args.stream / "+".join(outs) / args.cell
+    for folder in outs.values():
+        folder.mkdir(parents=True, exist_ok=True)
     try:
         for split in params.run.splits:
-            live = (Live(str(args.live_dir / f"split{split}"), dvcyaml=False, save_dvc_exp=False)
+            live = (Live(str(args.live / f"split{split}"), dvcyaml=False, save_dvc_exp=False)
                     if world.main else None)
+            init = args.init / f"split{split}.pt" if args.init else None
             try:
-                payload = fit_split(chosen, params, table, args.splits_csv, split, args.data_dir,
-                                    args.checkpoints / args.stream / args.cell, device, live, world)
+                payloads = fit_split(chosen, params, data, split, checkpoints, device, live, world,
+                                     init)
             except WeightsError as err:
                 raise SystemExit(f"{args.params}: {err}") from None
             finally:
@@ -65,11 +85,15 @@ def main(argv: list[str] | None = None) -> None:
                     # dropped so that `dvc plots show` over metrics/train finds curves only.
                     Path(live.metrics_file).unlink(missing_ok=True)
             if world.main:
-                target = args.models_dir / f"split{split}.pt"
-                torch.save(payload, target.with_suffix(".tmp"))
-                os.replace(target.with_suffix(".tmp"), target)
-                (args.checkpoints / args.stream / args.cell / f"split{split}.pt").unlink(missing_ok=True)
-                log.info("saved %s", target)
+                for part, folder in outs.items():
+                    if part not in payloads:
+                        raise SystemExit(f"--out {part}: cell {args.cell} has no {part} classifier "
+                                         f"(it has {sorted(payloads)})")
+                    target = folder / f"split{split}.pt"
+                    torch.save(payloads[part], target.with_suffix(".tmp"))
+                    os.replace(target.with_suffix(".tmp"), target)
+                    log.info("saved %s", target)
+                (checkpoints / f"split{split}.pt").unlink(missing_ok=True)
             world.barrier()
     finally:
         leave(world)

@@ -24,8 +24,9 @@ REAL = Path(__file__).parent / "data" / "real"  # vendored official split files 
 
 @pytest.fixture(scope="session")
 def tiny_synthetic() -> SyntheticParams:
-    return SyntheticParams(seed=3, appearances=2, motions=2, groups=3, clips_per_group=1,
-                           frames=8, width=64, height=48, camera_motion=0.5, noise=2.0)
+    return SyntheticParams(seed=3, appearances=("Ember", "Moss"), motions=("Slide", "Rise"), groups=3,
+                           clips_per_group=1, frames=8, width=64, height=48, camera_motion=0.5,
+                           noise=2.0)
 
 
 @pytest.fixture(scope="session")

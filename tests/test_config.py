@@ -7,9 +7,14 @@ from conftest import REPO
 
 def test_repository_params_parse():
     params = load_params(REPO / "params.yaml")
-    assert params.dataset == "synthetic"
+    assert params.datasets.source("ucf101") == "synthetic"
+    assert params.datasets.source("hmdb51") == "synthetic_hmdb"
+    assert params.synthetic_hmdb.layout == "hmdb51"
     assert all(cell.stack_length >= 1 for cell in params.table1b.values())
-    assert params.fusion.temporal in params.table1b
+    assert params.fusion.temporal == "multitask" and params.table2.input in params.table1b
+    # the HMDB-51 stand-in shares two motions with the UCF-101 one and has two of its own
+    shared = set(params.synthetic.motions) & set(params.synthetic_hmdb.motions)
+    assert len(shared) == 2 and len(set(params.synthetic_hmdb.motions) - shared) == 2
 
 
 @pytest.mark.parametrize("raw, key", [
@@ -25,6 +30,14 @@ def test_repository_params_parse():
     ({"dropout": 0.7}, "table1a.dropouts"),
     ({"fusion": {"temporal": "flow99"}}, "fusion.temporal"),
     ({"table1a": {"settings": ["scratch"]}}, "fusion.spatial"),
+    ({"fusion": {"hmdb_temporal": "flow10_sub"}}, "fusion.hmdb_temporal"),
+    ({"datasets": {"ucf101": "kinetics"}}, "datasets.ucf101"),
+    ({"datasets": {"hmdb51": "synthetic"}}, "datasets.hmdb51"),
+    ({"table2": {"input": "flow99"}}, "table2.input"),
+    ({"table2": {"multitask_ratio": 1.0}}, "table2.multitask_ratio"),
+    ({"table1b": {"multitask": {}}}, "table1b.multitask"),
+    ({"synthetic": {"motions": ["Slide", "Jump"]}}, "synthetic.motions[1]"),
+    ({"synthetic_hmdb": {"appearances": []}}, "appearances"),
     ({"spatial": {"backbone": "alexnet"}}, "spatial.backbone"),
     ({"spatial": {"schedule_scale": 0}}, "spatial.schedule_scale"),
     ({"temporal": {"init": "imagenet"}}, "temporal.init"),

@@ -172,13 +172,13 @@ def test_data_stage_reports_a_bad_root_by_key(tmp_path: Path) -> None:
     from conftest import REPO
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["dataset"] = "hmdb51"
+    params["datasets"]["hmdb51"] = "hmdb51"
     params["hmdb51"]["root"] = str(tmp_path / "nowhere")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    proc = subprocess.run([sys.executable, "stages/data.py", str(tmp_path / "raw"),
+    proc = subprocess.run([sys.executable, "stages/data.py", "hmdb51", str(tmp_path / "raw"),
                            str(tmp_path / "splits.csv"), "--params", str(path)], cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "data: hmdb51.root=" in proc.stderr and "is not a folder" in proc.stderr
+    assert "data@hmdb51: hmdb51.root=" in proc.stderr and "is not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr

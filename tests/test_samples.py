@@ -78,3 +78,30 @@ def test_trajectory_and_bidirectional_inputs(tiny_archives, tmp_path):
     forward = np.array([stack[0:4:2].mean(), stack[1:4:2].mean()])
     backward = np.array([stack[4:8:2].mean(), stack[5:8:2].mean()])
     assert np.linalg.norm(forward) > 0.2 and forward @ backward < 0
+
+
+def test_pooled_batches_mix_datasets_in_fixed_shares_balanced_within_each():
+    labels = [0] * 50 + [1] * 5 + [2] * 3 + [3] * 40   # classes 0-1: one dataset, 2-3: the other
+    sampler = BalancedBatches(labels, 8, 400, seed=1, pools=[([0, 1], 6), ([2, 3], 2)])
+    counts = np.zeros(4)
+    for batch in sampler:
+        picked = [labels[v] for v, _ in batch]
+        assert sum(c < 2 for c in picked) == 6
+        counts += np.bincount(picked, minlength=4)
+    assert abs(counts[0] - counts[1]) / counts[:2].sum() < 0.05  # uniform within a pool
+    assert abs(counts[2] - counts[3]) / counts[2:].sum() < 0.08
+    # one pool of every class is the plain sampler, draw for draw
+    assert list(BalancedBatches(labels, 8, 5, 2)) == list(BalancedBatches(labels, 8, 5, 2, pools=[([0, 1, 2, 3], 8)]))
+
+
+def test_field_cache_returns_the_decoded_fields_within_its_budget(tiny_archives):
+    from twostream.samples import FieldCache, read_fields
+
+    table, _, flow = tiny_archives
+    reader = ArchiveReader(flow / archive_name(table["id"][0]))
+    cache = FieldCache(budget_mb=0.02)  # room for a few 48x64 fields only
+    first = read_fields(reader, [0, 1, 2], cache=cache)
+    again = read_fields(reader, [0, 1, 2], cache=cache)
+    assert np.array_equal(first, read_fields(reader, [0, 1, 2])) and np.array_equal(first, again)
+    read_fields(reader, range(reader.meta["n_fields"]), cache=cache)
+    assert 0 < cache.used <= cache.budget

@@ -1,8 +1,10 @@
 """The `twostream` command: use trained models outside the pipeline.
 
-    twostream predict VIDEO... [--spatial FILE] [--temporal FILE] [--picture DIR] [--top 5]
+    twostream predict VIDEO... [--part ucf101|hmdb51] [--spatial FILE] [--temporal FILE]
+                               [--picture DIR] [--top 5]
 
-Defaults: the fused pair of params.yaml (fusion.spatial at `dropout`, fusion.temporal), split 1.
+Defaults: the fused pair of params.yaml for the dataset part `--part` (fusion.spatial at
+`dropout`; fusion.temporal on ucf101, fusion.hmdb_temporal on hmdb51), first of `run.splits`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from twostream.config import ParamsError, load_params
+from twostream.config import ROLES, ParamsError, load_params
 from twostream.runtime import configure_logging
+from twostream.streams import fused_spatial_cell
 
 
-def _default_models(params_path: Path) -> tuple[Path, Path]:
+def _default_models(params_path: Path, part: str) -> tuple[Path, Path]:
     params = load_params(params_path)
     split = params.run.splits[0]
-    return (Path("models/spatial") / f"{params.fusion.spatial}-{params.dropout}" / f"split{split}.pt",
-            Path("models/temporal") / params.fusion.temporal / f"split{split}.pt")
+    temporal = params.fusion.temporal if part == "ucf101" else params.fusion.hmdb_temporal
+    return (Path("models") / part / "spatial" / fused_spatial_cell(params) / f"split{split}.pt",
+            Path("models") / part / "temporal" / temporal / f"split{split}.pt")
 
 
 def predict_command(args: argparse.Namespace) -> int:
@@ -29,7 +33,7 @@ def predict_command(args: argparse.Namespace) -> int:
     configure_logging("predict")
     try:
         params = load_params(args.params)
-        spatial_path, temporal_path = _default_models(args.params)
+        spatial_path, temporal_path = _default_models(args.params, args.part)
         spatial = TrainedStream.load(args.spatial or spatial_path)
         temporal = TrainedStream.load(args.temporal or temporal_path)
     except (ParamsError, FileNotFoundError) as err:
@@ -59,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("predict", help="top-5 classes of video files, per stream and fused")
     p.add_argument("videos", type=Path, nargs="+")
-    p.add_argument("--spatial", type=Path, help="a spatial model file (models/spatial/<cell>/split<k>.pt)")
+    p.add_argument("--part", choices=ROLES, default="ucf101",
+                   help="whose classes: the ucf101 or hmdb51 part's fused pair (default ucf101)")
+    p.add_argument("--spatial", type=Path,
+                   help="a spatial model file (models/<part>/spatial/<cell>/split<k>.pt)")
     p.add_argument("--temporal", type=Path, help="a temporal model file")
     p.add_argument("--picture", type=Path, help="folder for a PNG of each video's frames and flow")
     p.add_argument("--top", type=int, default=5)

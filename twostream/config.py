@@ -20,7 +20,11 @@ import yaml
 
 T = TypeVar("T")
 
-DATASETS = ("synthetic", "ucf101", "hmdb51")
+DATASETS = ("synthetic", "synthetic_hmdb", "ucf101", "hmdb51", "folder")
+ROLES = ("ucf101", "hmdb51")  # the paper's two datasets: Tables 1 and 3 on UCF-101, Table 2 on HMDB-51
+APPEARANCES = ("Ember", "Moss", "Azure", "Amber")  # twostream.synthetic: colour + texture
+MOTIONS = ("Slide", "Rise", "Spin", "Grow", "Fall", "Shake")
+LAYOUTS = ("ucf101", "hmdb51")  # official file formats a generated dataset is written in
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
 BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0")  # twostream.models
@@ -29,6 +33,10 @@ TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.flow.stacking
+# Table 2's temporal nets on hmdb51: alone, fine-tuned from the ucf101 net, plus the ucf101 classes
+# that do not overlap hmdb51's, multi-task (one trunk, a head per dataset).
+TABLE2_ROWS = ("alone", "finetuned", "extra_classes", "multitask")
+MULTITASK = "multitask"
 
 
 class ParamsError(ValueError):
@@ -54,10 +62,15 @@ class RunParams:
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticParams:
-    """The embedded dataset: class = appearance x motion (see twostream.synthetic)."""
+    """A generated dataset: class = appearance x motion (see twostream.synthetic).
+
+    ``synthetic`` stands in for UCF-101 (written in its formats), ``synthetic_hmdb`` for HMDB-51:
+    its own classes, some motions shared with ``synthetic`` and some not, fewer training clips.
+    """
     seed: int = _spec(0, lo=0)
-    appearances: int = _spec(3, lo=1, hi=4)
-    motions: int = _spec(4, lo=1, hi=6)
+    appearances: tuple[str, ...] = _spec(APPEARANCES[:3], choices=APPEARANCES)
+    motions: tuple[str, ...] = _spec(MOTIONS[:4], choices=MOTIONS)
+    layout: str = _spec("ucf101", choices=LAYOUTS, doc="whose official formats the files are written in")
     groups: int = _spec(6, lo=3, hi=99)
     clips_per_group: int = _spec(2, lo=1, hi=99)
     frames: int = _spec(16, lo=1)
@@ -66,6 +79,23 @@ class SyntheticParams:
     fps: float = _spec(25.0, lo=1.0)
     camera_motion: float = _spec(1.0, lo=0.0, hi=10.0)
     noise: float = _spec(4.0, lo=0.0, hi=64.0)
+
+    def __post_init__(self) -> None:
+        for key in ("appearances", "motions"):
+            values = getattr(self, key)
+            if not values or len(set(values)) != len(values):
+                raise ParamsError(f"{key}={list(values)}: give each name once, at least one")
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticHmdbParams(SyntheticParams):
+    """The HMDB-51 stand-in: two of its four motions are also in ``synthetic``, two are its own."""
+    seed: int = _spec(1, lo=0)
+    appearances: tuple[str, ...] = _spec(("Azure", "Amber"), choices=APPEARANCES)
+    motions: tuple[str, ...] = _spec(("Spin", "Grow", "Fall", "Shake"), choices=MOTIONS)
+    layout: str = _spec("hmdb51", choices=LAYOUTS)
+    groups: int = _spec(10, lo=3, hi=99)
+    clips_per_group: int = _spec(1, lo=1, hi=99)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +138,16 @@ class HmdbParams(SourceParams):
         ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/hmdb51_org.rar",))
     splits_urls: tuple[str, ...] = _spec(
         ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/test_train_splits.rar",))
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderParams:
+    """Your own videos, ``<root>/<Class>/<video>``; three splits are made from ``seed``
+    (twostream.folder), ``_gNN_`` groups never straddling train and test."""
+    root: str = _spec("", doc="the folder of class folders")
+    test_fraction: float = _spec(0.3, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                                 doc="share of each class's groups held out per split")
+    seed: int = _spec(0, lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +245,8 @@ class TemporalParams(StreamParams):
                           "replicated to 2L channels (not in the paper)")
     weights: str = _spec("", doc="ImageNet weights file when init is cross_modality")
     dropout: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
+    cache_mb: float = _spec(1024.0, lo=0.0, doc="decoded flow fields kept in memory per loader "
+                                                "process (uint8, least recently used out); 0 = none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +274,36 @@ def _default_table1b() -> dict[str, TemporalInput]:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatasetsParams:
+    """Which dataset plays each of the paper's two parts (Tables 1 and 3: UCF-101; Table 2: HMDB-51;
+    Table 4: both). The generated pair runs offline; the real pair is ucf101 / hmdb51."""
+    ucf101: str = _spec("synthetic", choices=DATASETS)
+    hmdb51: str = _spec("synthetic_hmdb", choices=DATASETS)
+
+    def __post_init__(self) -> None:
+        if self.ucf101 == self.hmdb51:
+            raise ParamsError(f"hmdb51={self.hmdb51!r}: the two parts need two different datasets "
+                              f"(multi-task training learns one head per dataset)")
+
+    def source(self, role: str) -> str:
+        if role not in ROLES:
+            raise ParamsError(f"dataset part {role!r}: must be one of {list(ROLES)}")
+        return str(getattr(self, role))
+
+
+@dataclasses.dataclass(frozen=True)
+class Table2Params:
+    """Table 2: the temporal net on hmdb51 with no extra data, fine-tuned from the ucf101 net, with
+    the non-overlapping ucf101 classes added, and multi-task; every one takes ``input``."""
+    input: str = _spec("flow10_sub", doc="the table1b cell whose input every Table 2 net takes")
+    multitask_ratio: float = _spec(0.5, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                                   doc="share of each multi-task batch drawn from hmdb51")
+    extra_classes: tuple[str, ...] = _spec(("auto",),
+                                           doc="ucf101 classes added to hmdb51's; auto = those "
+                                               "that do not overlap (twostream.overlap)")
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluateParams:
     """Test protocol: ``frames`` equally spaced inputs per video x ``crops`` crops."""
     frames: int = _spec(25, lo=1)
@@ -247,19 +319,23 @@ class FusionParams:
     svm_folds: int = _spec(5, lo=2, doc="folds of that cross-validation (training videos only)")
     spatial: str = _spec("last_layer", choices=SPATIAL_SETTINGS,
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
-    temporal: str = _spec("flow10_sub", doc="the table1b cell of the fused temporal stream")
+    temporal: str = _spec(MULTITASK, doc="the fused ucf101 temporal net: multitask or a table1b cell")
+    hmdb_temporal: str = _spec(MULTITASK, choices=TABLE2_ROWS,
+                               doc="the fused hmdb51 temporal net: a Table 2 row")
 
 
 @dataclasses.dataclass(frozen=True)
 class Params:
     """The whole params.yaml. Top-level keys are the ones users sweep with ``-S key=value``."""
-    dataset: str = _spec("synthetic", choices=DATASETS)
+    datasets: DatasetsParams = dataclasses.field(default_factory=DatasetsParams)
     dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True,
                            doc="dropout of the fused spatial stream: a table1a.dropouts column")
     run: RunParams = dataclasses.field(default_factory=RunParams)
     synthetic: SyntheticParams = dataclasses.field(default_factory=SyntheticParams)
+    synthetic_hmdb: SyntheticHmdbParams = dataclasses.field(default_factory=SyntheticHmdbParams)
     ucf101: UcfParams = dataclasses.field(default_factory=UcfParams)
     hmdb51: HmdbParams = dataclasses.field(default_factory=HmdbParams)
+    folder: FolderParams = dataclasses.field(default_factory=FolderParams)
     download: DownloadParams = dataclasses.field(default_factory=DownloadParams)
     frames: FramesParams = dataclasses.field(default_factory=FramesParams)
     flow: FlowParams = dataclasses.field(default_factory=FlowParams)
@@ -267,6 +343,7 @@ class Params:
     temporal: TemporalParams = dataclasses.field(default_factory=TemporalParams)
     table1a: Table1aParams = dataclasses.field(default_factory=Table1aParams)
     table1b: dict[str, TemporalInput] = dataclasses.field(default_factory=_default_table1b)
+    table2: Table2Params = dataclasses.field(default_factory=Table2Params)
     evaluate: EvaluateParams = dataclasses.field(default_factory=EvaluateParams)
     fusion: FusionParams = dataclasses.field(default_factory=FusionParams)
 
@@ -296,8 +373,13 @@ class Params:
             if cell.stacking == "bidirectional" and not self.flow.backward:
                 raise ParamsError(f"table1b.{name}.stacking=bidirectional needs backward fields: "
                                   f"set flow.backward: true")
-        if self.fusion.temporal not in self.table1b:
+        if self.fusion.temporal != MULTITASK and self.fusion.temporal not in self.table1b:
             raise ParamsError(f"fusion.temporal={self.fusion.temporal!r}: not a table1b cell; "
+                              f"choose {MULTITASK} or one of {sorted(self.table1b)}")
+        if MULTITASK in self.table1b:
+            raise ParamsError(f"table1b.{MULTITASK}: the name is taken by the multi-task net")
+        if self.table2.input not in self.table1b:
+            raise ParamsError(f"table2.input={self.table2.input!r}: not a table1b cell; "
                               f"choose one of {sorted(self.table1b)}")
         if len(set(self.run.splits)) != len(self.run.splits) or not self.run.splits:
             raise ParamsError(f"run.splits={list(self.run.splits)}: give each of 1, 2, 3 at most once")

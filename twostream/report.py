@@ -1,8 +1,9 @@
 """Tables laid out like the paper's, with the paper's figure beside each of ours.
 
-Accuracies are percentages. Every Table 1 cell names its network (``backbone``) and where its
-weights came from. The paper's figures are UCF-101 (Table 1) and UCF-101 / HMDB-51
-(Table 4); for the embedded dataset they are shown for orientation only and the report says so.
+Accuracies are percentages. The pipeline runs two dataset *parts*: ``ucf101`` (Tables 1 and 3,
+Table 4's left column) and ``hmdb51`` (Table 2, Table 4's right column), each played by the real
+dataset or a generated stand-in. The paper's figures are shown beside every cell; where a part
+is not the real dataset (or a subset of it) the report says they are for layout only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+PARTS = ("ucf101", "hmdb51")
+PART_TITLES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
 # Table 1a: spatial ConvNet, UCF-101 split 1, by training setting and dropout ratio.
 PAPER_1A = {
     "From scratch": {0.5: 42.5, 0.9: 52.3},
@@ -26,6 +29,21 @@ PAPER_1B = {
     "Trajectory stacking (L=10)": {False: 79.6, True: 80.2},
     "Optical flow stacking, bi-directional (L=10)": {False: None, True: 81.2},
 }
+# Table 2: temporal ConvNet, HMDB-51 split 1, by training setting (row -> label, paper).
+PAPER_2 = {
+    "alone": ("Training on HMDB-51 without additional data", 46.6),
+    "finetuned": ("Fine-tuning a ConvNet, pre-trained on UCF-101", 49.0),
+    "extra_classes": ("Training on HMDB-51 with the non-overlapping UCF-101 classes added", 52.8),
+    "multitask": ("Multi-task learning on UCF-101 and HMDB-51", 55.4),
+}
+PAPER_2_MULTITASK_UCF = 81.5  # the multi-task net on UCF-101 split 1
+# Table 3: two-stream fusion, UCF-101 split 1 (spatial: pre-trained + last layer).
+PAPER_3 = {
+    ("bi-directional", "averaging"): 85.6,
+    ("uni-directional", "averaging"): 85.9,
+    ("uni-directional, multi-task", "averaging"): 86.2,
+    ("uni-directional, multi-task", "SVM"): 87.0,
+}
 # Table 4: mean accuracy over three splits.
 PAPER_4 = {
     "Spatial stream ConvNet": {"ucf101": 73.0, "hmdb51": 40.5},
@@ -36,37 +54,55 @@ PAPER_4 = {
 TABLE4_KEYS = {"spatial": "Spatial stream ConvNet", "temporal": "Temporal stream ConvNet",
                "fusion_average": "Two-stream model (fusion by averaging)",
                "fusion_svm": "Two-stream model (fusion by SVM)"}
-
-
 SETTING_ROWS = {"scratch": "From scratch", "finetune": "Pre-trained + fine-tuning",
                 "last_layer": "Pre-trained + last layer"}
+TABLE2_ROWS = tuple(PAPER_2)
 
 
 @dataclass
 class CellResult:
-    """One trained network of Table 1: its spec record, weights source and accuracy per split."""
+    """One trained network: its spec record, weights source and test accuracy per split, on
+    dataset part ``part`` (Table 1: ucf101; Table 2: hmdb51, and the multi-task net on both)."""
     stream: str
     name: str
     spec: dict[str, Any]
     weights: str | None
     accuracy: dict[int, float]
+    part: str = "ucf101"
+    trained_with: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FusionResult:
+    """One Table 3 row: the fused spatial cell with temporal net ``temporal``, fused by ``method``."""
+    temporal: str
+    label: str         # bi-directional | uni-directional | uni-directional, multi-task
+    method: str        # averaging | SVM
+    accuracy: dict[int, float]
 
 
 @dataclass
 class RunResults:
-    """Test accuracies (fractions) per model and split, and what produced them.
+    """Test accuracies (fractions) per part, model and split, and what produced them.
 
-    ``accuracy`` holds the fused pair (``spatial``, ``temporal``) and the two fusions;
-    ``cells`` every Table 1 network.
+    ``accuracy[part]`` holds the part's fused pair (``spatial``, ``temporal``) and both fusions
+    (Table 4); ``cells`` every Table 1 and Table 2 network; ``fusions`` Table 3's rows.
     """
-    dataset: str
-    accuracy: dict[str, dict[int, float]]          # model key -> split -> accuracy
+    datasets: dict[str, str]                                  # part -> dataset name
+    accuracy: dict[str, dict[str, dict[int, float]]]          # part -> model -> split -> accuracy
     provenance: dict[str, Any] = field(default_factory=dict)
     cells: list[CellResult] = field(default_factory=list)
+    fusions: list[FusionResult] = field(default_factory=list)
+    subset: dict[str, bool] = field(default_factory=dict)     # part -> a subset of the clips
 
 
 def _pct(x: float | None) -> float | None:
     return None if x is None or np.isnan(x) else round(100.0 * float(x), 2)
+
+
+def _mean(per_split: dict[int, float]) -> float | None:
+    values = [v for v in per_split.values() if not np.isnan(v)]
+    return _pct(float(np.mean(values))) if values else None
 
 
 def _cell(ours: float | None, paper: float | None, **extra: Any) -> dict[str, Any]:
@@ -74,16 +110,11 @@ def _cell(ours: float | None, paper: float | None, **extra: Any) -> dict[str, An
     return {"ours": ours, "paper": paper, "diff": diff, **extra}
 
 
-def _table1_split(results: RunResults) -> int:
-    """The paper's Table 1 is split 1; use the lowest split run when split 1 was not."""
+def _first_split(results: RunResults) -> int:
+    """The paper's Tables 1-3 are split 1; use the lowest split run when split 1 was not."""
     splits = {s for c in results.cells for s in c.accuracy} | {
-        s for per_split in results.accuracy.values() for s in per_split}
+        s for models in results.accuracy.values() for per_split in models.values() for s in per_split}
     return min(splits, default=1)
-
-
-def _table1_comparable(results: RunResults) -> bool:
-    """Table 1 is UCF-101 only: an HMDB-51 run is shown without the paper's figures."""
-    return results.dataset != "hmdb51"
 
 
 def _ours(result: CellResult | None, split: int) -> dict[str, Any]:
@@ -93,10 +124,17 @@ def _ours(result: CellResult | None, split: int) -> dict[str, Any]:
             "backbone": result.spec.get("arch"), "weights": result.weights}
 
 
+def _paper(results: RunResults, part: str, figure: float | None) -> float | None:
+    """The paper's figure where the part is its dataset or a generated stand-in (the note says
+    when a figure is for layout only); none for another dataset."""
+    dataset = results.datasets.get(part, part)
+    return figure if dataset == part or dataset.startswith("synthetic") else None
+
+
 def table_1a(results: RunResults) -> dict[str, Any]:
-    split = _table1_split(results)
+    split = _first_split(results)
     cells = {(c.spec.get("init"), c.spec.get("trainable"), float(c.spec["dropout"])): c
-             for c in results.cells if c.stream == "spatial"}
+             for c in results.cells if c.stream == "spatial" and c.part == "ucf101"}
     columns = sorted({0.5, 0.9} | {d for _, _, d in cells})
     rows = []
     for setting, name in SETTING_ROWS.items():
@@ -104,15 +142,16 @@ def table_1a(results: RunResults) -> dict[str, Any]:
             "imagenet", "last" if setting == "last_layer" else "all")
         row = {}
         for d in columns:
-            paper = PAPER_1A[name].get(d) if _table1_comparable(results) else None
             found = _ours(cells.get((*key, d)), split)
-            row[f"dropout {d:g}"] = _cell(found.pop("ours", None), paper, **found)
+            row[f"dropout {d:g}"] = _cell(found.pop("ours", None),
+                                          _paper(results, "ucf101", PAPER_1A[name].get(d)), **found)
         rows.append({"setting": name, "cells": row})
-    return {"caption": f"Table 1a: spatial ConvNet, split {split}, accuracy (%)",
+    return {"caption": f"Table 1a: spatial ConvNet, {_part_name(results, 'ucf101')}, split {split}, "
+                       f"accuracy (%)",
             "columns": [f"dropout {d:g}" for d in columns], "rows": rows}
 
 
-def _temporal_row(spec: dict[str, Any]) -> str:
+def temporal_row(spec: dict[str, Any]) -> str:
     length = int(spec.get("stack_length", 10))
     stacking = spec.get("stacking", "flow")
     if stacking == "trajectory":
@@ -125,9 +164,10 @@ def _temporal_row(spec: dict[str, Any]) -> str:
 
 
 def table_1b(results: RunResults) -> dict[str, Any]:
-    split = _table1_split(results)
-    cells = {(_temporal_row(c.spec), bool(c.spec.get("mean_subtraction"))): c
-             for c in results.cells if c.stream == "temporal"}
+    split = _first_split(results)
+    cells = {(temporal_row(c.spec), bool(c.spec.get("mean_subtraction"))): c
+             for c in results.cells if c.stream == "temporal" and c.part == "ucf101"
+             and c.name not in TABLE2_ROWS}
     rows_paper = dict(PAPER_1B)
     for row, _ in cells:  # inputs the paper did not try still get a row
         rows_paper.setdefault(row, {False: None, True: None})
@@ -136,65 +176,118 @@ def table_1b(results: RunResults) -> dict[str, Any]:
         row = {}
         for mean_sub, column in ((False, "mean subtraction off"), (True, "mean subtraction on")):
             found = _ours(cells.get((name, mean_sub)), split)
-            row[column] = _cell(found.pop("ours", None),
-                                paper.get(mean_sub) if _table1_comparable(results) else None, **found)
+            row[column] = _cell(found.pop("ours", None), _paper(results, "ucf101", paper.get(mean_sub)),
+                                **found)
         rows.append({"input": name, "cells": row})
-    return {"caption": f"Table 1b: temporal ConvNet, split {split}, accuracy (%)",
+    return {"caption": f"Table 1b: temporal ConvNet, {_part_name(results, 'ucf101')}, split {split}, "
+                       f"accuracy (%)",
             "columns": ["mean subtraction off", "mean subtraction on"], "rows": rows}
 
 
+def table_2(results: RunResults) -> dict[str, Any]:
+    split = _first_split(results)
+    cells = {(c.part, c.name): c for c in results.cells if c.stream == "temporal"}
+    rows = []
+    for key, (label, paper) in PAPER_2.items():
+        result = cells.get(("hmdb51", key))
+        found = _ours(result, split)
+        if key == "extra_classes" and result is not None:
+            added = result.trained_with.get("added_classes", [])
+            label = f"{label} ({len(added)}; paper: 78)"
+            found["added_classes"] = added
+        rows.append({"setting": label, "row": key,
+                     **_cell(found.pop("ours", None), _paper(results, "hmdb51", paper), **found)})
+    multitask = _ours(cells.get(("ucf101", "multitask")), split)
+    return {"caption": f"Table 2: temporal ConvNet, {_part_name(results, 'hmdb51')}, split {split}, "
+                       f"accuracy (%)",
+            "rows": rows,
+            "multitask_on_ucf101": _cell(multitask.pop("ours", None),
+                                         _paper(results, "ucf101", PAPER_2_MULTITASK_UCF), **multitask)}
+
+
+def table_3(results: RunResults) -> dict[str, Any]:
+    split = _first_split(results)
+    rows = [{"temporal": f.label, "fusion": f.method, "cell": f.temporal,
+             **_cell(_pct(f.accuracy.get(split)), _paper(results, "ucf101", PAPER_3.get((f.label, f.method))))}
+            for f in results.fusions]
+    return {"caption": f"Table 3: two-stream fusion, {_part_name(results, 'ucf101')}, split {split}, "
+                       f"accuracy (%)", "rows": rows}
+
+
 def table_4(results: RunResults) -> dict[str, Any]:
-    paper_column = results.dataset if results.dataset in ("ucf101", "hmdb51") else "ucf101"
     rows = []
     for key, name in TABLE4_KEYS.items():
-        per_split = results.accuracy.get(key, {})
-        values = [v for v in per_split.values() if not np.isnan(v)]
-        mean = _pct(float(np.mean(values))) if values else None
-        rows.append({"method": name, **_cell(mean, PAPER_4[name][paper_column]),
-                     "splits": {f"split{s}": _pct(v) for s, v in sorted(per_split.items())}})
+        cells = {}
+        for part in PARTS:
+            per_split = results.accuracy.get(part, {}).get(key, {})
+            cells[part] = {**_cell(_mean(per_split), _paper(results, part, PAPER_4[name][part])),
+                           "splits": {f"split{s}": _pct(v) for s, v in sorted(per_split.items())}}
+        rows.append({"method": name, "cells": cells})
     return {"caption": "Table 4: mean accuracy over the splits run (%)",
-            "paper_column": paper_column, "rows": rows}
+            "columns": {part: _part_name(results, part) for part in PARTS}, "rows": rows}
+
+
+def _part_name(results: RunResults, part: str) -> str:
+    dataset = results.datasets.get(part, part)
+    return PART_TITLES[part] if dataset == part else f"{dataset} (as {PART_TITLES[part]})"
+
+
+def _note(results: RunResults) -> str | None:
+    notes = []
+    for part in PARTS:
+        dataset = results.datasets.get(part)
+        if dataset is None:
+            continue
+        if results.subset.get(part):
+            notes.append(f"the {part} part is a subset of {dataset}'s clips (subset: true, for "
+                         f"debugging): not comparable with the paper's figures")
+        elif dataset.startswith("synthetic"):
+            notes.append(f"the {part} part is the generated '{dataset}' dataset: the paper's "
+                         f"{PART_TITLES[part]} figures are shown for layout only")
+        elif dataset != part:
+            notes.append(f"the {part} part is played by {dataset}: the paper's figures are left out")
+    return "; ".join(notes) or None
 
 
 def build_tables(results: RunResults) -> dict[str, Any]:
-    note = None
-    if results.dataset not in ("ucf101", "hmdb51"):
-        note = (f"ours: the embedded '{results.dataset}' dataset; 'paper' is the paper's UCF-101 "
-                f"figure, shown for layout only")
-    elif results.provenance.get("subset"):
-        note = (f"ours: a subset of {results.dataset}'s clips (subset: true, for debugging); not "
-                f"comparable with the paper's figures")
-    return {"dataset": results.dataset, "note": note, "provenance": results.provenance,
-            "table1a": table_1a(results), "table1b": table_1b(results),
-            "table4": table_4(results)}
+    return {"datasets": results.datasets, "note": _note(results), "provenance": results.provenance,
+            "table1a": table_1a(results), "table1b": table_1b(results), "table2": table_2(results),
+            "table3": table_3(results), "table4": table_4(results)}
 
 
 def summary(results: RunResults) -> dict[str, Any]:
-    """Flat figures for ``dvc metrics diff``: the mean over splits, then each split."""
-    out: dict[str, Any] = {"accuracy": {}}
-    for cell in results.cells:  # every Table 1 network, e.g. table1a.last_layer-0.5
-        values = [v for v in cell.accuracy.values() if not np.isnan(v)]
-        table = "table1a" if cell.stream == "spatial" else "table1b"
-        out.setdefault(table, {})[cell.name] = _pct(float(np.mean(values))) if values else None
-    for key, per_split in results.accuracy.items():
-        values = [v for v in per_split.values() if not np.isnan(v)]
-        out["accuracy"][key] = _pct(float(np.mean(values))) if values else None
-        for split, value in per_split.items():
-            out.setdefault(f"split{split}", {})[key] = _pct(value)
+    """Flat figures for ``dvc metrics diff``: every table cell (the mean over the splits run),
+    then each split's Table 4 figures."""
+    out: dict[str, Any] = {}
+    for cell in results.cells:
+        if cell.part == "ucf101" and cell.name not in TABLE2_ROWS:
+            table = "table1a" if cell.stream == "spatial" else "table1b"
+            out.setdefault(table, {})[cell.name] = _mean(cell.accuracy)
+        elif cell.stream == "temporal" and cell.name in TABLE2_ROWS:
+            key = cell.name if cell.part == "hmdb51" else f"{cell.name}_on_ucf101"
+            out.setdefault("table2", {})[key] = _mean(cell.accuracy)
+    for fusion in results.fusions:
+        out.setdefault("table3", {})[f"{fusion.temporal}_{fusion.method.lower()}"] = _mean(fusion.accuracy)
+    for part, models in results.accuracy.items():
+        for key, per_split in models.items():
+            out.setdefault("table4", {}).setdefault(part, {})[key] = _mean(per_split)
+            for split, value in per_split.items():
+                out.setdefault(f"split{split}", {}).setdefault(part, {})[key] = _pct(value)
     return out
 
 
-def _fmt(cell: dict[str, Any]) -> str:
+def _fmt(cell: dict[str, Any], backbone: bool = True) -> str:
     ours, paper = cell.get("ours"), cell.get("paper")
     ours_s = "-" if ours is None else f"**{ours:.1f}**"
     paper_s = "-" if paper is None else f"{paper:.1f}"
-    backbone = f" `{cell['backbone']}`" if cell.get("backbone") and ours is not None else ""
-    return f"{ours_s} ({paper_s}){backbone}"
+    arch = f" `{cell['backbone']}`" if backbone and cell.get("backbone") and ours is not None else ""
+    return f"{ours_s} ({paper_s}){arch}"
 
 
 def to_markdown(tables: dict[str, Any]) -> str:
     """The tables as Markdown: each cell 'ours (paper)'."""
-    lines = [f"# twostream results: {tables['dataset']}", ""]
+    parts = ", ".join(f"{part}: {name}" for part, name in tables["datasets"].items())
+    lines = [f"# twostream results ({parts})", ""]
     if tables.get("note"):
         lines += [f"_{tables['note']}._", ""]
     lines += ["Each cell: **ours** (paper) `backbone`. '-' = not run / not in the paper. "
@@ -206,19 +299,38 @@ def to_markdown(tables: dict[str, Any]) -> str:
         for row in table["rows"]:
             lines.append(f"| {row[first]} | " + " | ".join(_fmt(row["cells"][c]) for c in table["columns"]) + " |")
         lines.append("")
+    t2 = tables["table2"]
+    lines += [f"## {t2['caption']}", "", "| training setting | accuracy |", "|---|---|"]
+    lines += [f"| {row['setting']} | {_fmt(row)} |" for row in t2["rows"]]
+    lines += ["", f"Multi-task net on the ucf101 part: {_fmt(t2['multitask_on_ucf101'])}."]
+    extra = next((r for r in t2["rows"] if r["row"] == "extra_classes" and r.get("added_classes")), None)
+    if extra:
+        lines += [f"Classes added: {', '.join(extra['added_classes'])}."]
+    t3 = tables["table3"]
+    lines += ["", f"## {t3['caption']}", "", "| temporal ConvNet | fusion method | accuracy |",
+              "|---|---|---|"]
+    lines += [f"| {row['temporal']} (`{row['cell']}`) | {row['fusion']} | {_fmt(row, False)} |"
+              for row in t3["rows"]]
     t4 = tables["table4"]
-    splits = sorted({s for row in t4["rows"] for s in row["splits"]})
-    lines += [f"## {t4['caption']}", "",
-              f"| method | ours (paper {t4['paper_column']}) | " + " | ".join(splits) + " |",
-              "|---" * (len(splits) + 2) + "|"]
+    splits = sorted({s for row in t4["rows"] for c in row["cells"].values() for s in c["splits"]})
+    header = "| method | " + " | ".join(
+        f"{t4['columns'][p]}: ours (paper) | " + " | ".join(splits) for p in PARTS) + " |"
+    lines += ["", f"## {t4['caption']}", "", header,
+              "|---" * (1 + len(PARTS) * (1 + len(splits))) + "|"]
     for row in t4["rows"]:
-        per = " | ".join("-" if row["splits"].get(s) is None else f"{row['splits'][s]:.1f}" for s in splits)
-        lines.append(f"| {row['method']} | {_fmt(row)} | {per} |")
+        cells = []
+        for part in PARTS:
+            cell = row["cells"][part]
+            cells.append(_fmt(cell, False))
+            cells += ["-" if cell["splits"].get(s) is None else f"{cell['splits'][s]:.1f}" for s in splits]
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     weights = [f"{row[first]} / {column}: {cell['cell']} = {cell['backbone']}, weights: {cell['weights']}"
                for key, first in (("table1a", "setting"), ("table1b", "input"))
                for row in tables[key]["rows"] for column, cell in row["cells"].items() if cell.get("cell")]
+    weights += [f"Table 2 / {row['row']}: {row['backbone']}, weights: {row['weights']}"
+                for row in t2["rows"] if row.get("cell")]
     lines += ["", "## Provenance", "", "```", *_provenance_lines(tables["provenance"]),
-              "table 1 cells:", *(f"  {w}" for w in weights), "```", ""]
+              "cells:", *(f"  {w}" for w in weights), "```", ""]
     return "\n".join(lines)
 
 

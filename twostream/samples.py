@@ -10,6 +10,7 @@ exactly the batches an uninterrupted one would have seen.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from twostream.crops import Box, crop, equally_spaced, flip_image, protocol_crops, random_box
-from twostream.flow.quantize import decode_field
+from twostream.flow.quantize import decode_codes, dequantize
 from twostream.flow.stacking import (bidirectional_indices, build_stack, flip_stack, stack_indices,
                                      stack_starts, subtract_mean_flow)
 from twostream.store import ArchiveReader, flow_members, frame_member
@@ -59,11 +60,39 @@ def apply_jitter(image: np.ndarray, jitter: Jitter | None) -> np.ndarray:
     return ((image - mean) * np.float32(contrast) + mean) * gain.reshape(3, 1, 1) + np.float32(brightness)
 
 
-def read_fields(reader: ArchiveReader, indices: Sequence[int], backward: bool = False) -> np.ndarray:
+class FieldCache:
+    """Decoded flow fields (uint8 codes) kept in memory up to a byte budget, least recently used
+    out first. Training draws stacks from the same few fields over and over; decoding their
+    JPEGs was half of the temporal loader's time. One per loader process (not shared)."""
+
+    def __init__(self, budget_mb: float) -> None:
+        self.budget = int(budget_mb * 2**20)
+        self.used = 0
+        self.fields: OrderedDict[tuple[str, int, bool], np.ndarray] = OrderedDict()
+
+    def codes(self, reader: ArchiveReader, index: int, backward: bool) -> np.ndarray:
+        key = (str(reader.path), index, backward)
+        found = self.fields.get(key)
+        if found is not None:
+            self.fields.move_to_end(key)
+            return found
+        codes = decode_codes(*(reader.read(m) for m in flow_members(index, backward)))
+        if codes.nbytes <= self.budget:
+            self.fields[key] = codes
+            self.used += codes.nbytes
+            while self.used > self.budget:
+                self.used -= self.fields.popitem(last=False)[1].nbytes
+        return codes
+
+
+def read_fields(reader: ArchiveReader, indices: Sequence[int], backward: bool = False,
+                cache: FieldCache | None = None) -> np.ndarray:
     """Decode flow fields ``indices`` (forward, or backward) -> (len, H, W, 2) float32."""
-    bound = reader.meta["bound"]
-    return np.stack([decode_field(*(reader.read(m) for m in flow_members(i, backward)), bound)
-                     for i in indices])
+    if cache is None:
+        codes = [decode_codes(*(reader.read(m) for m in flow_members(i, backward))) for i in indices]
+    else:
+        codes = [cache.codes(reader, i, backward) for i in indices]
+    return dequantize(np.stack(codes), reader.meta["bound"])
 
 
 def _first_start(kind: str, length: int) -> int:
@@ -89,17 +118,28 @@ class TemporalPlan:
 class BalancedBatches(Sampler[list[Key]]):
     """Batches of videos drawn uniformly across classes (the paper's sampling), per-batch seeded.
 
+    ``pools`` mixes datasets (multi-task training): each pool is a set of classes and how many
+    samples of every batch it gives, uniformly across its own classes; default one pool of all.
     Under data parallelism each of ``world`` ranks takes every ``world``-th sample of each
     global batch, so the ranks together see exactly the batches one process would.
     """
 
     def __init__(self, labels: Sequence[int], batch_size: int, iterations: int, seed: int,
-                 start: int = 0, rank: int = 0, world: int = 1) -> None:
+                 start: int = 0, rank: int = 0, world: int = 1,
+                 pools: Sequence[tuple[Sequence[int], int]] | None = None) -> None:
         if batch_size % world:
             raise ValueError(f"batch_size={batch_size} does not split evenly over {world} ranks")
         self.labels = np.asarray(labels)
-        self.classes = np.unique(self.labels)
-        self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
+        present = np.unique(self.labels)
+        pools = pools or [(present, batch_size)]
+        if sum(n for _, n in pools) != batch_size:
+            raise ValueError(f"pools give {sum(n for _, n in pools)} samples, batch_size={batch_size}")
+        self.pools = []
+        for classes, count in pools:
+            classes = [c for c in classes if c in set(present)]
+            if count and not classes:
+                raise ValueError("a pool of the batch has no training videos")
+            self.pools.append(([np.flatnonzero(self.labels == c) for c in classes], count))
         self.batch_size, self.iterations, self.seed, self.start = batch_size, iterations, seed, start
         self.rank, self.world = rank, world
 
@@ -109,8 +149,10 @@ class BalancedBatches(Sampler[list[Key]]):
     def __iter__(self) -> Iterator[list[Key]]:
         for batch in range(self.start, self.iterations):
             rng = np.random.default_rng([self.seed, batch])
-            picks = rng.integers(len(self.classes), size=self.batch_size)
-            videos = [int(self.members[c][rng.integers(len(self.members[c]))]) for c in picks]
+            videos = []
+            for members, count in self.pools:
+                picks = rng.integers(len(members), size=count)
+                videos += [int(members[c][rng.integers(len(members[c]))]) for c in picks]
             keys = [(v, batch * self.batch_size + k) for k, v in enumerate(videos)]
             yield keys[self.rank::self.world]
 
@@ -162,10 +204,12 @@ class TemporalTrainSet(_ArchiveSet):
     """One random stack of L flow fields per video: crop, flip (negating d_x), mean subtraction."""
 
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], *, input_size: int,
-                 stack_length: int, mean_subtraction: bool, seed: int, stacking: str = "flow") -> None:
+                 stack_length: int, mean_subtraction: bool, seed: int, stacking: str = "flow",
+                 cache_mb: float = 0) -> None:
         super().__init__(archives, labels, input_size, seed)
         self.stack_length, self.mean_subtraction = stack_length, mean_subtraction
         self.stacking = stacking
+        self.cache = FieldCache(cache_mb) if cache_mb > 0 else None
 
     def plan(self, reader: ArchiveReader, rng: np.random.Generator) -> TemporalPlan | None:
         """Every random choice of one sample (None: a clip with no flow field, a zero stack)."""
@@ -192,7 +236,7 @@ class TemporalTrainSet(_ArchiveSet):
         plan = self.plan(reader, rng)
         if plan is None:
             return np.zeros((2 * self.stack_length, size, size), np.float32)
-        stack = build_stack(lambda idx, back: read_fields(reader, idx, back), plan.start,
+        stack = build_stack(lambda idx, back: read_fields(reader, idx, back, self.cache), plan.start,
                             self.stack_length, reader.meta["n_fields"], self.stacking)
         if self.mean_subtraction:
             stack = subtract_mean_flow(stack)

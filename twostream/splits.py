@@ -183,6 +183,20 @@ def write_ucf_splits(table: pd.DataFrame, classes: Sequence[str], list_dir: str 
         write(f"testlist0{split}.txt", rel[table[col] == "test"])
 
 
+def write_hmdb_splits(table: pd.DataFrame, classes: Sequence[str], split_dir: str | Path) -> None:
+    """Write the table in HMDB-51's formats: ``<class>_test_split<N>.txt``, lines ``name.avi 1 ``
+    (1 train, 2 test, 0 unused; with the official files' trailing space)."""
+    split_dir = Path(split_dir)
+    split_dir.mkdir(parents=True, exist_ok=True)
+    codes = {"train": 1, "test": 2, "unused": 0}
+    for label, name in enumerate(classes):
+        rows = table[table["label"] == label]
+        for split in SPLITS:
+            lines = (f"{vid.rpartition('/')[2]}.avi {codes[side]} \n"
+                     for vid, side in zip(rows["id"], rows[f"split{split}"]))
+            (split_dir / f"{name}_test_split{split}.txt").write_text("".join(lines))
+
+
 def held_out_groups(split: int, n_groups: int) -> range:
     """Groups held out for ``split`` in a UCF-style protocol (UCF-101: 7 of 25 groups each)."""
     per_split = max(1, round(n_groups * 7 / 25))

@@ -2,7 +2,8 @@
 each model file.
 
 A *cell* is one trained network: a Table 1a spatial setting at one dropout
-(``last_layer-0.5``), or a Table 1b temporal input (``flow10_sub``). The evaluate stage rebuilds
+(``last_layer-0.5``), a Table 1b temporal input (``flow10_sub``), or a Table 2 temporal net
+(``alone``, ``finetuned``, ``extra_classes``, ``multitask``). The evaluate stage rebuilds
 inputs and network from the saved :class:`StreamSpec` alone, so it depends on the model file and
 the test protocol, never on the training params (nor on a weights file).
 """
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from twostream.config import EvaluateParams, Params, ParamsError, Schedule, StreamParams
+from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
+                               Schedule, StreamParams)
 from twostream.models import Pretrained, build_model
 from twostream.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
                                temporal_test_inputs)
@@ -63,12 +65,17 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class Cell:
-    """One network to train: its spec, its schedule and where its ImageNet weights come from."""
+    """One network to train: its spec, its schedule, where its ImageNet weights come from, and
+    which dataset parts it learns from (``parts[0]`` is the one it is tested on; Table 2's
+    ``extra_classes`` adds classes of ``parts[1]``, ``multitask`` gives each part a head, and
+    ``finetuned`` starts from a ucf101 net)."""
     name: str
     spec: StreamSpec
     block: StreamParams
     schedule: Schedule
     weights_key: str
+    parts: tuple[str, ...] = ("ucf101",)
+    kind: str = "single"  # single | extra_classes | multitask | finetuned
 
     @property
     def weights(self) -> tuple[str, str] | None:
@@ -82,6 +89,11 @@ def spatial_cell_name(setting: str, dropout: float) -> str:
     return f"{setting}-{dropout}"
 
 
+def fused_spatial_cell(params: Params) -> str:
+    """The spatial cell fused with the temporal stream: ``fusion.spatial`` at ``dropout``."""
+    return spatial_cell_name(params.fusion.spatial, params.dropout)
+
+
 def spatial_cells(params: Params) -> list[str]:
     return [spatial_cell_name(s, d) for s in params.table1a.settings for d in params.table1a.dropouts]
 
@@ -90,8 +102,11 @@ def temporal_cells(params: Params) -> list[str]:
     return list(params.table1b)
 
 
-def cell(params: Params, stream: Stream, name: str) -> Cell:
-    """The cell ``name`` of ``stream`` under ``params``; unknown names fail naming the choices."""
+def cell(params: Params, stream: Stream, name: str, part: str = "ucf101") -> Cell:
+    """The cell ``name`` of ``stream`` trained on dataset part ``part``; unknown names fail
+    naming the choices. Table 2's nets belong to the hmdb51 part (multi-task to both)."""
+    if part not in ROLES:
+        raise ParamsError(f"dataset part {part!r}: must be one of {list(ROLES)}")
     if stream == "spatial":
         if name not in spatial_cells(params):
             raise ParamsError(f"spatial cell {name!r}: not in table1a (cells: {spatial_cells(params)})")
@@ -101,14 +116,23 @@ def cell(params: Params, stream: Stream, name: str) -> Cell:
         spec = StreamSpec("spatial", s.backbone if scratch else s.pretrained_backbone, s.width,
                           s.input_size, float(dropout), "scratch" if scratch else "imagenet",
                           "last" if setting == "last_layer" else "all")
-        return Cell(name, spec, s, s.schedule("scratch" if scratch else "finetune"), "spatial.weights")
-    if name not in params.table1b:
-        raise ParamsError(f"temporal cell {name!r}: not in table1b (cells: {temporal_cells(params)})")
-    t, inputs = params.temporal, params.table1b[name]
+        return Cell(name, spec, s, s.schedule("scratch" if scratch else "finetune"), "spatial.weights",
+                    (part,))
+    if name in TABLE2_ROWS:
+        inputs, kind = params.table2.input, name
+        parts = {"alone": ("hmdb51",), "finetuned": ("hmdb51",),
+                 "extra_classes": ("hmdb51", "ucf101"), MULTITASK: ("ucf101", "hmdb51")}[name]
+    elif name in params.table1b:
+        inputs, kind, parts = name, "single", (part,)
+    else:
+        raise ParamsError(f"temporal cell {name!r}: not in table1b (cells: {temporal_cells(params)}) "
+                          f"nor a Table 2 row {list(TABLE2_ROWS)}")
+    t, stack = params.temporal, params.table1b[inputs]
     spec = StreamSpec("temporal", t.backbone, t.width, t.input_size, t.dropout, t.init, "all",
-                      inputs.stack_length, inputs.mean_subtraction, inputs.stacking)
-    return Cell(name, spec, t, t.schedule("scratch" if t.init == "scratch" else "finetune"),
-                "temporal.weights")
+                      stack.stack_length, stack.mean_subtraction, stack.stacking)
+    fine_tune = t.init != "scratch" or kind == "finetuned"
+    return Cell(name, spec, t, t.schedule("finetune" if fine_tune else "scratch"),
+                "temporal.weights", parts, kind)
 
 
 def train_set(spec: StreamSpec, params: Params, archives: list[Path], labels: list[int],
@@ -119,7 +143,7 @@ def train_set(spec: StreamSpec, params: Params, archives: list[Path], labels: li
     return TemporalTrainSet(archives, labels, input_size=spec.input_size,
                             stack_length=spec.stack_length,
                             mean_subtraction=spec.mean_subtraction, seed=seed,
-                            stacking=spec.stacking)
+                            stacking=spec.stacking, cache_mb=params.temporal.cache_mb)
 
 
 def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParams

@@ -1,4 +1,8 @@
-"""The embedded dataset ``synthetic``: real AVI files in UCF-101's layout, made from a seed.
+"""The embedded datasets: real AVI files in UCF-101's or HMDB-51's layout, made from a seed.
+
+``synthetic`` stands in for UCF-101 and ``synthetic_hmdb`` for HMDB-51 (params.yaml): each its
+own classes, two motions shared, two not, and the HMDB stand-in with fewer training clips, so
+that extra data from the other dataset can help its temporal stream as in the paper's Table 2.
 
 Class = appearance x motion, built so that the paper's finding can show:
 
@@ -26,8 +30,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from twostream.config import APPEARANCES as APPEARANCE_NAMES
+from twostream.config import MOTIONS as MOTION_NAMES
 from twostream.config import SyntheticParams
-from twostream.splits import SPLITS, held_out_groups, write_ucf_splits
+from twostream.splits import SPLITS, held_out_groups, write_hmdb_splits, write_ucf_splits
 from twostream.video import write_video
 
 
@@ -44,18 +50,28 @@ APPEARANCES = (
     Appearance("Azure", (225, 130, 45), "checker"),
     Appearance("Amber", (40, 200, 235), "rings"),
 )
-MOTIONS = ("Slide", "Rise", "Spin", "Grow", "Fall", "Shake")
+MOTIONS = MOTION_NAMES
+assert tuple(a.name for a in APPEARANCES) == APPEARANCE_NAMES
 SHAPES = ("disc", "square", "diamond", "hexagon")
 SPRITE = 64  # canonical sprite size in pixels, before scaling
 
 
 def class_list(params: SyntheticParams) -> list[tuple[Appearance, str]]:
     """(appearance, motion) per class, in label order."""
-    return [(a, m) for a in APPEARANCES[: params.appearances] for m in MOTIONS[: params.motions]]
+    by_name = {a.name: a for a in APPEARANCES}
+    return [(by_name[a], m) for a in params.appearances for m in params.motions]
 
 
-def class_name(appearance: Appearance, motion: str) -> str:
+def class_name(appearance: Appearance, motion: str, layout: str = "ucf101") -> str:
+    """``EmberSlide`` (UCF-101's CamelCase) or ``ember_slide`` (HMDB-51's snake case)."""
+    if layout == "hmdb51":
+        return f"{appearance.name.lower()}_{motion.lower()}"
     return f"{appearance.name}{motion}"
+
+
+def same_action(a: str, b: str) -> bool:
+    """Whether two generated class names (in either layout) are one appearance x motion."""
+    return a.replace("_", "").lower() == b.replace("_", "").lower()
 
 
 def _texture(kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -181,24 +197,42 @@ def render_clip(label: int, group: int, clip: int, params: SyntheticParams) -> l
 
 
 def generate(params: SyntheticParams, root: str | Path) -> pd.DataFrame:
-    """Write ``root/UCF-101/<Class>/v_<Class>_gNN_cNN.avi`` and ``root/ucfTrainTestlist/``.
+    """Write the clips and official split files in ``params.layout``'s formats under ``root``:
+    ``UCF-101/<Class>/v_<Class>_gNN_cNN.avi`` + ``ucfTrainTestlist/``, or
+    ``hmdb51_org/<class>/FilmNN_<class>_N.avi`` + ``testTrainMulti_7030_splits/``.
 
-    Returns the table as written; callers should re-read the split files with
-    :func:`twostream.splits.read_ucf_splits`, the parser the real data uses.
+    Groups (HMDB-51: source films) never straddle train and test. Returns the table as
+    written; callers re-read the split files with the parser the real data uses.
     """
     root = Path(root)
     classes = class_list(params)
-    names = [class_name(a, m) for a, m in classes]
+    names = [class_name(a, m, params.layout) for a, m in classes]
     rows = []
     for label in range(len(classes)):
         for group in range(1, params.groups + 1):
             for clip in range(1, params.clips_per_group + 1):
-                name = f"v_{names[label]}_g{group:02d}_c{clip:02d}"
+                if params.layout == "hmdb51":
+                    name, folder = f"Film{group:02d}_{names[label]}_{clip}", "hmdb51_org"
+                else:
+                    name, folder = f"v_{names[label]}_g{group:02d}_c{clip:02d}", "UCF-101"
                 frames = render_clip(label, group, clip, params)
-                write_video(root / "UCF-101" / names[label] / f"{name}.avi", frames, params.fps)
+                write_video(root / folder / names[label] / f"{name}.avi", frames, params.fps)
                 sides = {f"split{s}": "test" if group in held_out_groups(s, params.groups) else "train"
                          for s in SPLITS}
                 rows.append({"id": f"{names[label]}/{name}", "label": label, **sides})
     table = pd.DataFrame(rows)
-    write_ucf_splits(table, names, root / "ucfTrainTestlist")
+    if params.layout == "hmdb51":
+        write_hmdb_splits(table, names, root / "testTrainMulti_7030_splits")
+    else:
+        write_ucf_splits(table, names, root / "ucfTrainTestlist")
     return table
+
+
+def read_generated(params: SyntheticParams, root: str | Path) -> pd.DataFrame:
+    """The split table of a generated dataset, through the parser of its layout."""
+    from twostream.splits import read_hmdb_splits, read_ucf_splits
+
+    root = Path(root)
+    if params.layout == "hmdb51":
+        return read_hmdb_splits(root / "testTrainMulti_7030_splits")
+    return read_ucf_splits(root / "ucfTrainTestlist")

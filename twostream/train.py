@@ -25,6 +25,7 @@ from twostream.config import Schedule, StreamParams
 from twostream.distributed import World
 from twostream.models.backbones import freeze_all_but_class_layer, hold_batchnorm
 from twostream.runtime import autocast
+from twostream.tasks import Heads
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,11 @@ class Recipe:
 def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]],
                  recipe: Recipe, *, device: torch.device, checkpoint: Checkpoint,
                  live: MetricLogger | None = None, log_every: int = 10,
-                 world: World | None = None) -> nn.Module:
+                 world: World | None = None, heads: Heads | None = None) -> nn.Module:
     """Train ``model`` for ``recipe.schedule.iterations`` SGD steps on ``make_batches(start)``.
+
+    ``heads``: the class layer's per-dataset heads under multi-task training (each head's loss
+    over its own samples, summed); by default one softmax over every class.
 
     Returns the bare model (not its DDP wrapper) in training mode on ``device``.
     """
@@ -114,7 +118,7 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     batches = iter(make_batches(start))
     if rng_state is not None:
         torch.set_rng_state(rng_state)
-    criterion = nn.CrossEntropyLoss()
+    criterion = heads.loss if heads is not None else nn.CrossEntropyLoss()
     loss_sum, correct, seen = 0.0, 0, 0
     for iteration, (inputs, labels) in enumerate(batches, start + 1):
         lr = lr_at(iteration - 1, block.lr, schedule.lr_steps)
@@ -130,7 +134,8 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
         loss.backward()
         optimizer.step()
         loss_sum += loss.item() * len(labels)
-        correct += int((logits.argmax(1) == labels).sum())
+        predicted = heads.predict(logits, labels) if heads is not None else logits.argmax(1)
+        correct += int((predicted == labels).sum())
         seen += len(labels)
         if iteration % log_every == 0 or iteration == schedule.iterations:
             loss_sum, correct, seen = world.sum([loss_sum, correct, seen])
