@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     wanted += [("ucf101", "temporal", n) for n in [*temporal_cells(params), MULTITASK]]
     wanted += [("hmdb51", "temporal", n) for n in TABLE2_ROWS]
     wanted += [("hmdb51", "spatial", fused_spatial)]
-    cells, scores, unscorable = [], {}, {}
+    cells, scores = [], {}
     for part, stream, name in wanted:
         found = _read(args.scores_dir / part / stream / name)
         if not found:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         provenance["fused"][part] = made_from
         provenance["fusion_svm"][part] = {s: f.meta.get("svm") for s, f in fused["fusion_svm"].items()}
         provenance["test_videos"][part] = {f"split{s}": len(f.labels) for s, f in fused["fusion_svm"].items()}
-        bad = {name: _unscorable(files) for name, files in models.items() if _unscorable(files)}
+        bad = {name: missing for name, files in models.items() if (missing := _unscorable(files))}
         if bad:  # videos that could not be decoded or scored: kept in the denominator as wrong
             provenance.setdefault("unscorable_test_videos_counted_wrong", {})[part] = bad
         plot_dir = args.plots_dir / part

@@ -239,9 +239,10 @@ def source_roots(spec: DatasetSpec, source: SourceParams, download: DownloadPara
 # data/raw
 
 
-def import_videos(table: pd.DataFrame, spec: DatasetSpec, videos: Path, cache_videos: Path) -> Path:
-    """Copy the table's videos from a user's folder into the cache, skipping unchanged ones."""
-    prefix = spec.videos_dir + "/"
+def import_videos(table: pd.DataFrame, videos_dir: str, videos: Path, cache_videos: Path) -> Path:
+    """Copy the table's videos (paths under ``videos_dir``) from a user's folder into the cache,
+    skipping unchanged ones."""
+    prefix = videos_dir + "/"
     copied = 0
     for rel in table["path"]:
         source, target = videos / rel[len(prefix):], cache_videos / rel[len(prefix):]
@@ -297,6 +298,7 @@ def prepare_dataset(name: str, source: SourceParams, download: DownloadParams, r
     if source.root:
         key = hashlib.sha1(str(videos.resolve()).encode()).hexdigest()[:10]
         with cache_lock(_cache(download), spec.name):
-            videos = import_videos(table, spec, videos, _cache(download) / spec.name / f"root-{key}")
+            videos = import_videos(table, spec.videos_dir, videos,
+                                   _cache(download) / spec.name / f"root-{key}")
     materialise(table, spec, videos, splits, raw_dir)
     return table

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from twostream.config import DownloadParams, FolderParams
-from twostream.datasets import VIDEO_SUFFIXES, cache_lock, link_or_copy
+from twostream.datasets import VIDEO_SUFFIXES, cache_lock, import_videos, link_or_copy
 from twostream.splits import COLUMNS, SPLITS, SplitError
 
 log = logging.getLogger(__name__)
@@ -83,22 +83,10 @@ def prepare_folder(params: FolderParams, download: DownloadParams, raw_dir: Path
     table = make_splits(scan(root), params.test_fraction, params.seed)
     cache = Path(os.path.expanduser(download.cache_dir))
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
-    copied = 0
     with cache_lock(cache, "folder"):
+        imported = import_videos(table, VIDEOS_DIR, root, cache / "folder" / key)
         for rel in table["path"]:
-            source = root / rel[len(VIDEOS_DIR) + 1:]
-            target = cache / "folder" / key / rel
-            st = source.stat()
-            if not (target.is_file() and (target.stat().st_size, target.stat().st_mtime_ns)
-                    == (st.st_size, st.st_mtime_ns)):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + ".tmp")
-                tmp.write_bytes(source.read_bytes())
-                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-                os.replace(tmp, target)
-                copied += 1
-            link_or_copy(target, raw_dir / rel)
-    log.info("%s: %d videos of %d classes (%d copied into the cache); splits made with seed %d, "
-             "test_fraction %.2f", root, len(table), table["class"].nunique(), copied, params.seed,
-             params.test_fraction)
+            link_or_copy(imported / rel[len(VIDEOS_DIR) + 1:], raw_dir / rel)
+    log.info("%s: %d videos of %d classes; splits made with seed %d, test_fraction %.2f", root,
+             len(table), table["class"].nunique(), params.seed, params.test_fraction)
     return table
