@@ -2,11 +2,12 @@
 
     python stages/fuse.py metrics/scores/ucf101/spatial/last_layer-0.5 \
         metrics/scores/ucf101/temporal/multitask metrics/scores/ucf101/fusion_train \
-        metrics/scores/ucf101/fused
+        metrics/scores/ucf101/fused --svm models/ucf101/svm
 
 The fused nets are `fusion.spatial` at the top-level `dropout` and `fusion.temporal` (ucf101) or
 `fusion.hmdb_temporal` (hmdb51), as dvc.yaml puts them in the paths; the paper fuses
-pre-trained + last layer with the multi-task L=10 flow-stacking net.
+pre-trained + last layer with the multi-task L=10 flow-stacking net. `--svm DIR` keeps each
+split's fitted SVM (split<k>.npz) for `twostream predict`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from twostream.config import as_dict, load_params
 from twostream.evaluate import accuracy
-from twostream.fusion import average_fusion, svm_fusion
+from twostream.fusion import average_fusion, fit_fusion_svm
 from twostream.runtime import configure_logging
 from twostream.scores import ScoreFile, load_scores, save_scores, split_files
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("train_dir", type=Path,
                         help="{spatial,temporal}/split<k>.npz: the pair's training-video scores")
     parser.add_argument("fused_dir", type=Path, help="split<k>.npz with 'average' and 'svm' (out)")
+    parser.add_argument("--svm", type=Path, help="split<k>.npz: the fitted SVM per split (out)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     log = configure_logging("fuse")
@@ -53,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         ids, labels, s_test = spatial.side("test")
         _, train_labels, s_train = spatial_train.side("train")
         t_test, t_train = temporal.side("test")[2], temporal_train.side("train")[2]
-        svm_scores, choice = svm_fusion((s_train, t_train), train_labels, (s_test, t_test),
-                                        fusion.svm_c, folds=fusion.svm_folds)
+        svm, choice = fit_fusion_svm((s_train, t_train), train_labels, fusion.svm_c,
+                                     folds=fusion.svm_folds)
+        svm_scores = svm.scores(s_test, t_test)
         log.info("split %d: SVM C = %g (cross-validated accuracy per C: %s)", split, choice["C"],
                  {c: round(v, 3) for c, v in choice["validation_accuracy"].items()})
         fused = {"average": average_fusion(s_test, t_test), "svm": svm_scores}
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                 "svm": choice,
                 "cells": {"spatial": spatial.meta.get("cell", args.spatial_dir.name),
                           "temporal": temporal.meta.get("cell", args.temporal_dir.name)}}
+        if args.svm is not None:
+            svm.save(args.svm / f"split{split}.npz", **meta)
         for method, scores in fused.items():
             save_scores(args.fused_dir / method / f"split{split}.npz",
                         ScoreFile(ids, labels, np.full(len(ids), "test"), scores, meta))

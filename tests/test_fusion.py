@@ -62,3 +62,35 @@ def test_too_few_videos_per_class_for_two_folds_uses_the_first_candidate():
 
     features = np.eye(3)
     assert choose_svm_c(features, np.array([0, 1, 2]), (0.5, 2.0), folds=5) == (0.5, {})
+
+
+def test_saved_fusion_svm_scores_as_the_fitted_estimator(tmp_path):
+    """The fuse stage's SVM file gives `predict` the decision values sklearn gives, also with a
+    class that had no training video (-inf) and a NaN (unscorable) row."""
+    from twostream.fusion import FusionSvm, _svm, fit_fusion_svm, svm_features
+
+    s_train, t_train, y_train = _streams(seed=0)
+    s_test, t_test, _ = _streams(seed=1)
+    keep = y_train != 3  # class 3 has no training video
+    svm, choice = fit_fusion_svm((s_train[keep], t_train[keep]), y_train[keep], c=1.0)
+    svm.save(tmp_path / "split1.npz", cells={"spatial": "a", "temporal": "b"})
+    loaded, meta = FusionSvm.load(tmp_path / "split1.npz")
+    assert meta == {"cells": {"spatial": "a", "temporal": "b"}} and loaded.C == choice["C"] == 1.0
+    reference = _svm(1.0, 0).fit(svm_features(s_train[keep], t_train[keep]), y_train[keep])
+    t_test[0] = np.nan
+    ours = loaded.scores(s_test, t_test)
+    assert ours.shape == (len(s_test), 4) and np.isnan(ours[0]).all()
+    expected = reference.decision_function(svm_features(s_test[1:], t_test[1:]))
+    assert np.allclose(ours[1:, :3], expected, atol=1e-5) and np.all(ours[1:, 3] == -np.inf)
+    assert np.allclose(loaded.scores(s_test[1], t_test[1]), ours[1:2])  # one video, 1-D scores
+
+
+def test_fusion_svm_refuses_scores_of_other_classes():
+    import pytest
+
+    from twostream.fusion import fit_fusion_svm
+
+    s_train, t_train, y_train = _streams(seed=0)
+    svm, _ = fit_fusion_svm((s_train, t_train), y_train, c=1.0)
+    with pytest.raises(ValueError, match="other classes"):
+        svm.scores(s_train[:, :3], t_train[:, :3])

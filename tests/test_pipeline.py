@@ -121,6 +121,7 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
         assert confusion[0] == "actual,predicted"
         assert len(confusion) == 1 + tables["provenance"]["test_videos"][part]["split1"]
         assert "temporal_gain" in (project / f"metrics/plots/{part}/per_class.csv").read_text()
+        assert (project / f"models/{part}/svm/split1.npz").is_file()  # for `twostream predict`
     markdown = (project / "metrics/tables.md").read_text()
     assert markdown.startswith("# twostream results") and "`efficientnet_lite0`" in markdown
     assert "## Table 2" in markdown and "## Table 3" in markdown and "## Table 4" in markdown

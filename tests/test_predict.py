@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+import yaml
 
 from twostream.config import EvaluateParams
 from twostream.evaluate import score_inputs
@@ -11,11 +12,11 @@ from twostream.streams import StreamSpec
 from twostream.streams import test_inputs as protocol_inputs
 
 
-def _save(spec, classes, archive, path):
+def _save(spec, classes, archive, path, cell=None):
     torch.manual_seed(len(str(path)))
     model, _ = spec.build(len(classes))
     torch.save({"state_dict": model.state_dict(), "spec": spec.to_dict(), "classes": classes,
-                "data": data_provenance(archive)}, path)
+                "data": data_provenance(archive), "cell": cell}, path)
     return model
 
 
@@ -53,3 +54,50 @@ def test_predict_command_names_a_missing_model(tmp_path, capsys):
     code = main(["predict", str(tmp_path / "v.avi"), "--spatial", str(tmp_path / "none.pt"),
                  "--temporal", str(tmp_path / "none.pt")])
     assert code == 2 and "none.pt: no model file" in capsys.readouterr().err
+
+
+def test_predict_command_adds_the_fusion_svm_of_its_pair(tiny_dataset, tiny_archives, tmp_path,
+                                                         capsys, monkeypatch):
+    """With the fuse stage's SVM the command prints its column and ranks by it; an SVM fitted
+    on another pair of nets is refused when named, and left out with a note by default."""
+    from conftest import REPO
+    from twostream.cli import main
+    from twostream.fusion import FusionSvm
+    from twostream.predict import TrainedStream, load_svm, predict
+    from twostream.splits import class_names
+
+    table, frames, flow = tiny_archives
+    classes = class_names(table)
+    video_id, rel = table["id"][0], table["path"][0]
+    _save(StreamSpec("spatial", "cnn_m_2048", 0.1, 48, 0.5), classes,
+          frames / archive_name(video_id), tmp_path / "s.pt", cell="last_layer-0.5")
+    _save(StreamSpec("temporal", "cnn_m_2048", 0.1, 48, 0.5, stack_length=3, mean_subtraction=True),
+          classes, flow / archive_name(video_id), tmp_path / "t.pt", cell="multitask")
+    n = len(classes)
+    # An SVM that votes for the last class whatever the scores: the ranking must follow it.
+    svm = FusionSvm(np.zeros((n, 2 * n)), np.arange(n, dtype=float), np.arange(n), n, 1.0)
+    svm.save(tmp_path / "svm.npz", cells={"spatial": "last_layer-0.5", "temporal": "multitask"},
+             classes=classes)
+    FusionSvm(svm.coef, svm.intercept, svm.labels, n, 1.0).save(
+        tmp_path / "other.npz", cells={"spatial": "scratch-0.5", "temporal": "multitask"},
+        classes=classes)
+    spatial, temporal = TrainedStream.load(tmp_path / "s.pt"), TrainedStream.load(tmp_path / "t.pt")
+    result = predict(tiny_dataset / rel, spatial, temporal, EvaluateParams(frames=3, crops=1),
+                     svm=load_svm(tmp_path / "svm.npz", spatial, temporal))
+    assert result.top(1)[0][0] == classes[-1] and result.top(1)[0][4] == n - 1
+
+    video = str(tiny_dataset / rel)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["evaluate"].update(frames=3, crops=1)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)  # the default SVM path, models/ucf101/svm/, is empty here
+    models = ["--spatial", "s.pt", "--temporal", "t.pt"]
+    assert main(["predict", video, *models, "--svm", str(tmp_path / "svm.npz"), "--top", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["class", "spatial", "temporal", "average", "SVM"]
+    assert out[2].split()[0] == classes[-1] and float(out[2].split()[-1]) == n - 1
+    assert main(["predict", video, *models, "--svm", str(tmp_path / "other.npz")]) == 2
+    assert "fitted on the scores of" in capsys.readouterr().err
+    assert main(["predict", video, *models, "--top", "1"]) == 0  # default SVM path: none here
+    captured = capsys.readouterr()
+    assert "no SVM column" in captured.err and "SVM" not in captured.out.splitlines()[1]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,14 +49,56 @@ def choose_svm_c(features: np.ndarray, labels: np.ndarray, candidates: tuple[flo
     return min(c for c, v in means.items() if v == best), means
 
 
-def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
-               test_streams: tuple[np.ndarray, ...], c: float | tuple[float, ...], seed: int = 0,
-               folds: int = 5) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fit a Crammer-Singer multi-class linear SVM on training videos; score the test videos.
+@dataclass(frozen=True)
+class FusionSvm:
+    """A fitted fusion SVM as plain arrays: saved by the fuse stage, applied by ``predict`` to
+    a new video's two score vectors without scikit-learn's pickles."""
+    coef: np.ndarray        # (fitted classes, features)
+    intercept: np.ndarray   # (fitted classes,)
+    labels: np.ndarray      # the class index of each row of ``coef``
+    num_classes: int
+    C: float
 
-    ``c``: one value, or candidates to choose among by :func:`choose_svm_c`. Returns the test
-    scores and the choice (C and each candidate's validation accuracy). Training rows with a NaN score (unscorable videos) are left
-    out of the fit; test rows with NaN stay NaN so that accuracy counts them as wrong.
+    @classmethod
+    def from_estimator(cls, svm: LinearSVC, num_classes: int, c: float) -> "FusionSvm":
+        return cls(svm.coef_.astype(np.float64), np.asarray(svm.intercept_, np.float64),
+                   svm.classes_.astype(np.int64), num_classes, float(c))
+
+    def scores(self, *streams: np.ndarray) -> np.ndarray:
+        """Decision values (videos, classes); classes with no training video get -inf and
+        rows with a NaN score (unscorable videos) stay NaN, so accuracy counts them wrong."""
+        features = svm_features(*(np.atleast_2d(s) for s in streams))
+        if features.shape[1] != self.coef.shape[1]:
+            raise ValueError(f"the SVM takes {self.coef.shape[1]} stacked scores, got "
+                             f"{features.shape[1]}: the streams have other classes than it was fit on")
+        out = np.full((len(features), self.num_classes), np.nan, np.float32)
+        valid = ~np.isnan(features).any(axis=1)
+        if valid.any():
+            out[valid] = -np.inf
+            out[np.ix_(valid, self.labels)] = features[valid] @ self.coef.T + self.intercept
+        return out
+
+    def save(self, path: Path, **meta: Any) -> None:
+        """``.npz`` with the arrays and ``meta`` (JSON: the cells it fuses, their classes)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, coef=self.coef, intercept=self.intercept, labels=self.labels,
+                 num_classes=self.num_classes, C=self.C, meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, path: Path) -> tuple["FusionSvm", dict[str, Any]]:
+        with np.load(path) as data:
+            return (cls(data["coef"], data["intercept"], data["labels"], int(data["num_classes"]),
+                        float(data["C"])), json.loads(str(data["meta"])))
+
+
+def fit_fusion_svm(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
+                   c: float | tuple[float, ...], seed: int = 0, folds: int = 5
+                   ) -> tuple[FusionSvm, dict[str, Any]]:
+    """Fit a Crammer-Singer multi-class linear SVM on the training videos' stacked scores.
+
+    ``c``: one value, or candidates to choose among by :func:`choose_svm_c`. Returns the SVM
+    and the choice (C and each candidate's validation accuracy). Training rows with a NaN score
+    (unscorable videos) are left out of the fit.
     """
     train = svm_features(*train_streams)
     keep = ~np.isnan(train).any(axis=1)
@@ -61,11 +106,13 @@ def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
     chosen, validation = choose_svm_c(train[keep], train_labels[keep], candidates, folds, seed)
     svm = _svm(chosen, seed)
     svm.fit(train[keep], train_labels[keep])
-    test = svm_features(*test_streams)
-    out = np.full((len(test), train_streams[0].shape[1]), np.nan, np.float32)
-    valid = ~np.isnan(test).any(axis=1)
-    if valid.any():
-        out[np.ix_(valid, svm.classes_)] = svm.decision_function(test[valid])
-        missing = np.setdiff1d(np.arange(out.shape[1]), svm.classes_)
-        out[np.ix_(valid, missing)] = -np.inf
-    return out, {"C": chosen, "validation_accuracy": validation}
+    fitted = FusionSvm.from_estimator(svm, train_streams[0].shape[1], chosen)
+    return fitted, {"C": chosen, "validation_accuracy": validation}
+
+
+def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
+               test_streams: tuple[np.ndarray, ...], c: float | tuple[float, ...], seed: int = 0,
+               folds: int = 5) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`fit_fusion_svm` on the training videos, then the test videos' scores."""
+    svm, choice = fit_fusion_svm(train_streams, train_labels, c, seed, folds)
+    return svm.scores(*test_streams), choice
