@@ -29,6 +29,19 @@ def test_table1a_cells_map_to_backbone_init_trainable_and_schedule():
         cell(params, "spatial", "finetune-0.7")
 
 
+def test_table2_cells_learn_from_their_parts_and_multitask_trains_longer():
+    params = _params(temporal={"schedule_scale": 0.004, "input_size": 84}, spatial={"input_size": 84},
+                     frames={"short_side": 96}, table2={"multitask_iterations": 2.0})
+    alone, finetuned, extra, multitask = (cell(params, "temporal", row) for row in
+                                          ("alone", "finetuned", "extra_classes", "multitask"))
+    assert (alone.parts, extra.parts, multitask.parts) == (("hmdb51",), ("hmdb51", "ucf101"),
+                                                           ("ucf101", "hmdb51"))
+    assert alone.schedule.iterations == extra.schedule.iterations == 320
+    assert finetuned.schedule.iterations == 80  # fine-tuning schedule
+    # the heads share every batch: twice the iterations, the same fractions at each lr
+    assert (multitask.schedule.iterations, multitask.schedule.lr_steps) == (640, (400, 560))
+
+
 def test_cross_modality_temporal_cell_starts_from_imagenet_conv1():
     params = _params(temporal={"backbone": "efficientnet_lite0", "init": "cross_modality",
                                "input_size": 64, "schedule_scale": 0.004},

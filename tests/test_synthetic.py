@@ -51,3 +51,22 @@ def test_hmdb_layout_round_trips_through_the_hmdb_parser(tmp_path, tiny_syntheti
         sides = table.groupby("group")[col].nunique()
         assert (sides == 1).all() and set(table[col]) == {"train", "test"}
     assert same_action("MossRise", "moss_rise") and not same_action("MossRise", "moss_fall")
+
+
+def test_amber_moves_a_larger_region_so_flow_can_tell_its_build(tiny_synthetic):
+    """The HMDB stand-in's two appearances differ in colour and texture (one frame sees them) and
+    Amber in build too: the moving region, what flow sees, is larger."""
+    from dataclasses import replace
+
+    params = replace(tiny_synthetic, appearances=("Azure", "Amber"), motions=("Slide",),
+                     noise=0.0, camera_motion=0.0, frames=6, width=128, height=96)
+
+    def moving_pixels(label: int) -> float:
+        counts = []
+        for group in (1, 2, 3):
+            clip = np.stack(render_clip(label, group, 1, params)).astype(np.int16)
+            counts.append((np.abs(np.diff(clip, axis=0)).max(axis=-1) > 12).sum())
+        return float(np.mean(counts))
+
+    azure, amber = moving_pixels(0), moving_pixels(1)
+    assert amber > 1.4 * azure

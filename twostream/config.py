@@ -298,6 +298,10 @@ class Table2Params:
     input: str = _spec("flow10_sub", doc="the table1b cell whose input every Table 2 net takes")
     multitask_ratio: float = _spec(0.5, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
                                    doc="share of each multi-task batch drawn from hmdb51")
+    multitask_iterations: float = _spec(2.0, lo=0.0, hi=10.0, lo_open=True,
+                                        doc="the multi-task net's schedule x this: the heads share "
+                                            "each batch, so 2 at ratio 0.5 gives each head the "
+                                            "samples a single-dataset net gets")
     extra_classes: tuple[str, ...] = _spec(("auto",),
                                            doc="ucf101 classes added to hmdb51's; auto = those "
                                                "that do not overlap (twostream.overlap)")

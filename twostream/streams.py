@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
-                               Schedule, StreamParams)
+                               Schedule, StreamParams, scaled_schedule)
 from twostream.models import Pretrained, build_model
 from twostream.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
                                temporal_test_inputs)
@@ -131,7 +131,8 @@ def cell(params: Params, stream: Stream, name: str, part: str = "ucf101") -> Cel
     spec = StreamSpec("temporal", t.backbone, t.width, t.input_size, t.dropout, t.init, "all",
                       stack.stack_length, stack.mean_subtraction, stack.stacking)
     fine_tune = t.init != "scratch" or kind == "finetuned"
-    return Cell(name, spec, t, t.schedule("finetune" if fine_tune else "scratch"),
+    scale = t.schedule_scale * (params.table2.multitask_iterations if kind == MULTITASK else 1.0)
+    return Cell(name, spec, t, scaled_schedule("finetune" if fine_tune else "scratch", scale),
                 "temporal.weights", parts, kind)
 
 

@@ -6,12 +6,14 @@ that extra data from the other dataset can help its temporal stream as in the pa
 
 Class = appearance x motion, built so that the paper's finding can show:
 
-* appearance = a colour and a surface texture; the silhouette (disc, square, diamond, hexagon)
-  is random per clip, so one RGB frame tells the appearance but nothing about the motion;
+* appearance = a colour and a surface texture, and for Amber (the HMDB stand-in's own) a larger
+  build; the silhouette (disc, square, diamond, hexagon) is random per clip, so one RGB frame
+  tells the appearance but nothing about the motion;
 * motion = a pattern that survives a horizontal flip (training flips, so "left" and "right"
   must be one class): slide sideways, rise, spin, grow, fall, shake;
 * flow sees motion well; it sees texture only partly (flow of stripes differs from flow of dots)
-  and colour not at all, so the temporal stream cannot fully tell the appearance apart;
+  and colour not at all, so the temporal stream cannot fully tell the appearance apart; build it
+  does see (the size of the moving region), as flow sees a performer's body in real actions;
 * each group (``_gNN_``) has its own background, as UCF-101 groups share actor and scene; the
   camera pans by up to ``camera_motion`` px/frame (what mean flow subtraction compensates);
 * sensor noise on every frame.
@@ -42,13 +44,14 @@ class Appearance:
     name: str
     bgr: tuple[int, int, int]
     texture: str
+    scale: float = 1.0  # object size: the one trait of an appearance that flow sees fully
 
 
 APPEARANCES = (
     Appearance("Ember", (40, 70, 225), "stripes"),
     Appearance("Moss", (60, 185, 70), "dots"),
     Appearance("Azure", (225, 130, 45), "checker"),
-    Appearance("Amber", (40, 200, 235), "rings"),
+    Appearance("Amber", (40, 200, 235), "rings", 1.4),
 )
 MOTIONS = MOTION_NAMES
 assert tuple(a.name for a in APPEARANCES) == APPEARANCE_NAMES
@@ -132,10 +135,10 @@ class _Trajectory:
 
 
 def _trajectory(motion: str, frames: int, width: int, height: int,
-                rng: np.random.Generator) -> _Trajectory:
+                rng: np.random.Generator, scale: float = 1.0) -> _Trajectory:
     t = np.arange(frames, dtype=np.float32)
     span = max(frames - 1, 1)
-    size0 = rng.uniform(0.24, 0.36) * height
+    size0 = rng.uniform(0.24, 0.36) * height * scale
     angle = np.full(frames, rng.uniform(0, 360), np.float32)
     size = np.full(frames, size0, np.float32)
     offset = np.zeros((frames, 2), np.float32)
@@ -174,7 +177,7 @@ def render_clip(label: int, group: int, clip: int, params: SyntheticParams) -> l
     colour = np.clip(np.array(appearance.bgr, np.float32) + rng.normal(0, 12, 3), 0, 255)
     sprite = (0.35 + 0.65 * pattern)[..., None] * colour
     mask = _mask(SHAPES[rng.integers(len(SHAPES))])
-    path = _trajectory(motion, frames, width, height, rng)
+    path = _trajectory(motion, frames, width, height, rng, appearance.scale)
     pan = rng.normal(size=2)
     pan = pan / (np.linalg.norm(pan) + 1e-9) * rng.uniform(0, params.camera_motion)
     origin = np.array([width / 2, height / 2], np.float32) + rng.uniform(-0.2, 0.2, 2) * [width, height]
