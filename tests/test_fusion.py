@@ -94,3 +94,19 @@ def test_fusion_svm_refuses_scores_of_other_classes():
     svm, _ = fit_fusion_svm((s_train, t_train), y_train, c=1.0)
     with pytest.raises(ValueError, match="other classes"):
         svm.scores(s_train[:, :3], t_train[:, :3])
+
+
+def test_two_class_svm_ranks_as_the_fitted_estimator():
+    """scikit-learn keeps one row for two classes; the saved SVM still scores both."""
+    from twostream.fusion import _svm, fit_fusion_svm, svm_features
+
+    s_train, t_train, y_train = _streams(seed=0)
+    s_test, t_test, y_test = _streams(seed=1)
+    two, two_test = y_train < 2, y_test < 2
+    svm, _ = fit_fusion_svm((s_train[two], t_train[two]), y_train[two], c=1.0)
+    ours = svm.scores(s_test[two_test], t_test[two_test])
+    reference = _svm(1.0, 0).fit(svm_features(s_train[two], t_train[two]), y_train[two])
+    margin = reference.decision_function(svm_features(s_test[two_test], t_test[two_test]))
+    assert np.allclose(ours[:, 1] - ours[:, 0], margin, atol=1e-5)
+    assert np.all(ours[:, 2:] == -np.inf)
+    assert np.array_equal(ours.argmax(1), reference.predict(svm_features(s_test[two_test], t_test[two_test])))

@@ -61,8 +61,14 @@ class FusionSvm:
 
     @classmethod
     def from_estimator(cls, svm: LinearSVC, num_classes: int, c: float) -> "FusionSvm":
-        return cls(svm.coef_.astype(np.float64), np.asarray(svm.intercept_, np.float64),
-                   svm.classes_.astype(np.int64), num_classes, float(c))
+        coef = svm.coef_.astype(np.float64)
+        intercept = np.asarray(svm.intercept_, np.float64).reshape(-1)
+        if len(svm.classes_) == 2 and len(coef) == 1:
+            # scikit-learn folds a two-class Crammer-Singer fit into one row (w1 - w0): give
+            # each class its row again, so the first scores 0 and the second the margin
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.array([0.0, intercept[0]])
+        return cls(coef, intercept, svm.classes_.astype(np.int64), num_classes, float(c))
 
     def scores(self, *streams: np.ndarray) -> np.ndarray:
         """Decision values (videos, classes); classes with no training video get -inf and
