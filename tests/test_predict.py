@@ -78,9 +78,8 @@ def test_predict_command_adds_the_fusion_svm_of_its_pair(tiny_dataset, tiny_arch
     svm = FusionSvm(np.zeros((n, 2 * n)), np.arange(n, dtype=float), np.arange(n), n, 1.0)
     svm.save(tmp_path / "svm.npz", cells={"spatial": "last_layer-0.5", "temporal": "multitask"},
              classes=classes)
-    FusionSvm(svm.coef, svm.intercept, svm.labels, n, 1.0).save(
-        tmp_path / "other.npz", cells={"spatial": "scratch-0.5", "temporal": "multitask"},
-        classes=classes)
+    svm.save(tmp_path / "other.npz", cells={"spatial": "scratch-0.5", "temporal": "multitask"},
+             classes=classes)
     spatial, temporal = TrainedStream.load(tmp_path / "s.pt"), TrainedStream.load(tmp_path / "t.pt")
     result = predict(tiny_dataset / rel, spatial, temporal, EvaluateParams(frames=3, crops=1),
                      svm=load_svm(tmp_path / "svm.npz", spatial, temporal))
