@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import zlib
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from builders import make_zip
 
+from twostream import archives
 from twostream.archives import (MARKER, ArchiveError, Member, UnsafeArchiveError, check_members,
                                 extract, list_members)
 
@@ -33,10 +35,8 @@ def _expected(exp: Path) -> dict[str, tuple[int, int]]:
     return files
 
 
-@pytest.mark.parametrize("name", ["rar3-subdirs", "rar5-subdirs", "rar3-solid"])
-def test_real_rar_archives_extract_exactly(tmp_path: Path, name: str) -> None:
+def _extracts_exactly(name: str, dest: Path) -> None:
     archive = RAR / f"{name}.rar"
-    dest = tmp_path / "out"
     assert extract(archive, dest)
     expected = _expected(RAR / f"{name}.rar.exp")
     assert expected
@@ -45,6 +45,49 @@ def test_real_rar_archives_extract_exactly(tmp_path: Path, name: str) -> None:
         assert (len(data), zlib.crc32(data)) == (size, crc), member
     got = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file() and p.name != MARKER}
     assert got == set(expected)
+
+
+@pytest.mark.parametrize("name", ["rar3-subdirs", "rar5-subdirs", "rar3-solid"])
+def test_real_rar_archives_extract_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           name: str) -> None:
+    """With what `pip install` brings alone (RARLAB's UnRAR library): no unar on the PATH."""
+    monkeypatch.setattr(archives.shutil, "which", lambda _: None)
+    monkeypatch.setattr(archives, "_rarfile", _must_not_run)
+    _extracts_exactly(name, tmp_path / "out")
+
+
+@pytest.mark.skipif(shutil.which("unar") is None,
+                    reason="needs the Debian package 'unar' (apt-get install unar; .ci/run does)")
+@pytest.mark.parametrize("name", ["rar3-subdirs", "rar5-subdirs", "rar3-solid"])
+def test_real_rar_archives_extract_exactly_with_unar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     name: str) -> None:
+    monkeypatch.setattr(archives, "_unrar_library", lambda *_: False)
+    monkeypatch.setattr(archives, "_rarfile", _must_not_run)
+    _extracts_exactly(name, tmp_path / "out")
+
+
+def test_no_rar_extractor_names_both_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archives, "_unrar_library", lambda *_: False)
+    monkeypatch.setattr(archives, "_unar", lambda *_: False)
+    monkeypatch.setattr(archives, "_rarfile", lambda *_: False)
+    with pytest.raises(ArchiveError, match="unrar2-cffi.*'unar'"):
+        extract(RAR / "rar3-solid.rar", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_rar_data_fails_naming_the_archive(tmp_path: Path) -> None:
+    """A flipped byte in the packed data: the CRC check fails, nothing lands under the name."""
+    data = bytearray((RAR / "rar3-solid.rar").read_bytes())
+    data[100] ^= 0xFF  # inside the compressed data of its first file (the archive is 221 bytes)
+    damaged = tmp_path / "damaged.rar"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="damaged.rar"):
+        extract(damaged, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def _must_not_run(*_: object) -> bool:
+    raise AssertionError("this extractor should not have been needed")
 
 
 def test_hostile_rar_is_refused_before_writing(tmp_path: Path) -> None:

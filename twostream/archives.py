@@ -1,7 +1,8 @@
 """Safe, idempotent extraction of dataset archives (RAR, ZIP, TAR; nested RAR-of-RARs).
 
-RAR is read by `rarfile` (PyPI) and unpacked in one pass by `unar` (Debian package ``unar``),
-with rarfile's own member-by-member extraction as the fallback. Nothing here parses RAR.
+RAR members are listed by `rarfile` (PyPI) and unpacked in one pass by RARLAB's UnRAR library
+(PyPI ``unrar2-cffi``, so ``pip install`` brings a RAR extractor); ``unar`` (Debian package
+``unar``) and rarfile's own extraction are the fallbacks. Nothing here parses RAR.
 
 Safety does not depend on the extractor: every member list is checked first
 (:func:`check_members`), and an archive with an absolute path, a ``..`` component or a link that
@@ -229,26 +230,86 @@ def _unpack(archive: Path, staging: Path, members: list[Member]) -> None:
         with tarfile.open(archive) as handle:
             handle.extractall(staging, filter="data")
         return
-    unar = shutil.which("unar")
-    if unar:
-        result = subprocess.run([unar, "-q", "-f", "-D", "-nr", "-o", str(staging), str(archive)],
-                                capture_output=True, text=True)
-        if result.returncode == 0 and _missing(staging, members) == []:
-            return
-        log.warning("%s: unar failed (%s); extracting member by member with rarfile instead",
-                    archive, (result.stderr or result.stdout).strip().splitlines()[-1:] or result.returncode)
+    _unpack_rar(archive, staging, members)
+
+
+def _unpack_rar(archive: Path, staging: Path, members: list[Member]) -> None:
+    """Try each RAR extractor in turn until one lands every member: RARLAB's UnRAR library
+    (PyPI ``unrar2-cffi``, installed with twostream), ``unar`` (Debian), then rarfile's own
+    extraction (which needs an ``unrar``/``unar``/``7z`` program for compressed members)."""
+    tried = []
+    for name, unpack in (("unrar2-cffi", _unrar_library), ("unar", _unar), ("rarfile", _rarfile)):
+        try:
+            if not unpack(archive, staging, members):
+                continue  # this extractor is not installed here
+            missing = _missing(staging, members)
+            if not missing:
+                return
+            tried.append(f"{name}: {len(missing)} member(s) missing afterwards")
+        except Exception as err:  # noqa: BLE001 - each extractor fails in its own way
+            tried.append(f"{name}: {type(err).__name__}: {err}")
+        log.warning("%s: %s; trying the next RAR extractor", archive, tried[-1])
         shutil.rmtree(staging)
         staging.mkdir()
+    if not tried:
+        raise ArchiveError(f"{archive}: no RAR extractor found; `pip install unrar2-cffi` (a "
+                           f"dependency of twostream) or install the Debian package 'unar'")
+    raise ArchiveError(f"{archive}: extraction failed ({'; '.join(tried)}); the archive is "
+                       f"probably damaged - delete it and download again")
+
+
+def _unrar_library(archive: Path, staging: Path, members: list[Member]) -> bool:
+    """One pass over the archive with RARLAB's own decoder (solid archives included), writing
+    each checked member ourselves: folders, then links, then the files as they stream out."""
+    try:
+        from unrar.cffi.unrarlib import RarArchive
+    except ImportError:
+        return False
+    by_name = {m.name: m for m in members}
+    for member in members:
+        if member.kind == "dir":
+            (staging / member.name).mkdir(parents=True, exist_ok=True)
+    for member in members:
+        if member.kind == "link":
+            (staging / member.name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(member.target or "", staging / member.name)
+    with RarArchive.open_for_processing(str(archive)) as rar:
+        for header in rar.iterate_headers():
+            name = header.FileNameW.replace("\\", "/").rstrip("/")
+            member = by_name.get(name)
+            if member is None:
+                raise UnsafeArchiveError(f"{archive}: member {name!r} is not in the checked list")
+            if member.kind != "file":
+                header.skip()
+                continue
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as out:
+                header.test(out.write)  # decodes, checks the CRC, streams the data to us
+    return True
+
+
+def _unar(archive: Path, staging: Path, members: list[Member]) -> bool:
+    unar = shutil.which("unar")
+    if not unar:
+        return False
+    result = subprocess.run([unar, "-q", "-f", "-D", "-nr", "-o", str(staging), str(archive)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        raise ArchiveError(f"unar exited {result.returncode} ({' '.join(last)})")
+    return True
+
+
+def _rarfile(archive: Path, staging: Path, members: list[Member]) -> bool:
     import rarfile
 
     try:
         with rarfile.RarFile(archive) as handle:
             handle.extractall(staging)
-    except rarfile.RarCannotExec as err:
-        raise ArchiveError(f"{archive}: no RAR extractor found ({err}); install the Debian package "
-                           f"'unar' (apt-get install unar) or 'unrar'") from err
-    except rarfile.Error as err:
-        raise ArchiveError(f"{archive}: extraction failed ({type(err).__name__}: {err})") from err
+    except rarfile.RarCannotExec:
+        return False
+    return True
 
 
 def _missing(staging: Path, members: list[Member]) -> list[str]:
