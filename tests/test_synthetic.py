@@ -70,3 +70,49 @@ def test_amber_moves_a_larger_region_so_flow_can_tell_its_build(tiny_synthetic):
 
     azure, amber = moving_pixels(0), moving_pixels(1)
     assert amber > 1.4 * azure
+
+
+# Processors differ in the SIMD code numpy and OpenCV pick at run time (AVX-512, AVX2 or plain
+# SSE), and that code rounds differently. These settings make this machine take the others'
+# paths, as a machine without those instructions would.
+OTHER_PROCESSORS = {
+    "no AVX-512 in numpy": {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"},
+    "no AVX2 in OpenCV": {"OPENCV_CPU_DISABLE": "AVX2,FMA3"},
+    "SSE only": {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+                 "OPENCV_CPU_DISABLE": "AVX2,FMA3,AVX,FP16",
+                 "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F"},
+}
+_DIGEST = """
+import hashlib, sys
+from pathlib import Path
+from twostream.config import SyntheticParams
+from twostream.synthetic import generate
+params = SyntheticParams(seed=5, appearances=("Ember", "Moss", "Azure", "Amber"),
+                         motions=("Slide", "Rise", "Spin", "Grow", "Fall", "Shake"), groups=3,
+                         clips_per_group=1, frames=6, width=96, height=72)
+root = Path(sys.argv[1])
+generate(params, root)
+digest = hashlib.sha256()
+for path in sorted(root.rglob("*")):
+    if path.is_file():
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+print(digest.hexdigest())
+"""
+
+
+def test_generated_bytes_do_not_depend_on_the_processor(tmp_path):
+    """The embedded datasets must regenerate byte for byte on another machine (same seed and
+    package versions), or every stage after `data` reruns there and the tables differ."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(name: str, env: dict[str, str]) -> str:
+        result = subprocess.run([sys.executable, "-c", _DIGEST, str(tmp_path / name)],
+                                env={**os.environ, **env}, capture_output=True, text=True,
+                                check=True)
+        return result.stdout.strip()
+
+    here = digest("here", {})
+    for name, env in OTHER_PROCESSORS.items():
+        assert digest(name.replace(" ", "_"), env) == here, f"{name}: other bytes"

@@ -25,6 +25,8 @@ and the fusion of the two can be right on both.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +80,12 @@ def same_action(a: str, b: str) -> bool:
 
 
 def _texture(kind: str, rng: np.random.Generator) -> np.ndarray:
-    """A [0, 1] pattern on the canonical sprite grid."""
-    yy, xx = np.mgrid[0:SPRITE, 0:SPRITE].astype(np.float32) - SPRITE / 2
+    """A [0, 1] pattern on the canonical sprite grid.
+
+    In float64 and rounded to 1/1024: numpy's SIMD sin/cos differ by an ulp or two between
+    CPUs (AVX-512 or not), and the rounding makes such differences vanish from the bytes.
+    """
+    yy, xx = np.mgrid[0:SPRITE, 0:SPRITE].astype(np.float64) - SPRITE / 2
     angle = rng.uniform(0, math.pi)
     u = xx * math.cos(angle) + yy * math.sin(angle)
     v = -xx * math.sin(angle) + yy * math.cos(angle)
@@ -95,7 +101,7 @@ def _texture(kind: str, rng: np.random.Generator) -> np.ndarray:
         pattern = 0.5 + 0.5 * np.sin(2 * math.pi * np.hypot(u, v) / (period * 0.8) + phase)
     else:
         raise ValueError(f"unknown texture {kind!r}")
-    return pattern.astype(np.float32)
+    return (np.round(pattern * 1024) / 1024).astype(np.float32)
 
 
 def _mask(shape: str) -> np.ndarray:
@@ -136,12 +142,12 @@ class _Trajectory:
 
 def _trajectory(motion: str, frames: int, width: int, height: int,
                 rng: np.random.Generator, scale: float = 1.0) -> _Trajectory:
-    t = np.arange(frames, dtype=np.float32)
+    t = np.arange(frames, dtype=np.float64)  # float64: float32 sin/pow differ between CPUs
     span = max(frames - 1, 1)
     size0 = rng.uniform(0.24, 0.36) * height * scale
-    angle = np.full(frames, rng.uniform(0, 360), np.float32)
-    size = np.full(frames, size0, np.float32)
-    offset = np.zeros((frames, 2), np.float32)
+    angle = np.full(frames, rng.uniform(0, 360))
+    size = np.full(frames, size0)
+    offset = np.zeros((frames, 2))
     speed = rng.uniform(1.5, 3.0)
     if motion == "Slide":
         speed = min(speed, 0.55 * width / span)
@@ -162,8 +168,8 @@ def _trajectory(motion: str, frames: int, width: int, height: int,
     # Place the whole path inside the frame (scene origin = frame origin at t=0).
     radius = size.max() / 2
     lo = radius - offset.min(axis=0)
-    hi = np.array([width, height], np.float32) - radius - offset.max(axis=0)
-    start = np.array([rng.uniform(l, max(l, h)) for l, h in zip(lo, hi)], np.float32)
+    hi = np.array([width, height], np.float64) - radius - offset.max(axis=0)
+    start = np.array([rng.uniform(l, max(l, h)) for l, h in zip(lo, hi)])
     return _Trajectory(start + offset, angle, size)
 
 
@@ -199,13 +205,27 @@ def render_clip(label: int, group: int, clip: int, params: SyntheticParams) -> l
     return out
 
 
+@contextmanager
+def portable_opencv() -> Iterator[None]:
+    """OpenCV without its per-processor code (AVX2 / AVX-512 dispatch, IPP), whose rounding
+    differs between CPUs: what it renders and encodes is then the same on every x86-64 machine."""
+    was = cv2.useOptimized()
+    cv2.setUseOptimized(False)
+    try:
+        yield
+    finally:
+        cv2.setUseOptimized(was)
+
+
 def generate(params: SyntheticParams, root: str | Path) -> pd.DataFrame:
     """Write the clips and official split files in ``params.layout``'s formats under ``root``:
     ``UCF-101/<Class>/v_<Class>_gNN_cNN.avi`` + ``ucfTrainTestlist/``, or
     ``hmdb51_org/<class>/FilmNN_<class>_N.avi`` + ``testTrainMulti_7030_splits/``.
 
-    Groups (HMDB-51: source films) never straddle train and test. Returns the table as
-    written; callers re-read the split files with the parser the real data uses.
+    Groups (HMDB-51: source films) never straddle train and test. The bytes depend only on
+    the params and the package versions, not on the processor (:func:`portable_opencv`, float64
+    trigonometry). Returns the table as written; callers re-read the split files with the
+    parser the real data uses.
     """
     root = Path(root)
     classes = class_list(params)
@@ -218,8 +238,9 @@ def generate(params: SyntheticParams, root: str | Path) -> pd.DataFrame:
                     name, folder = f"Film{group:02d}_{names[label]}_{clip}", "hmdb51_org"
                 else:
                     name, folder = f"v_{names[label]}_g{group:02d}_c{clip:02d}", "UCF-101"
-                frames = render_clip(label, group, clip, params)
-                write_video(root / folder / names[label] / f"{name}.avi", frames, params.fps)
+                with portable_opencv():
+                    frames = render_clip(label, group, clip, params)
+                    write_video(root / folder / names[label] / f"{name}.avi", frames, params.fps)
                 sides = {f"split{s}": "test" if group in held_out_groups(s, params.groups) else "train"
                          for s in SPLITS}
                 rows.append({"id": f"{names[label]}/{name}", "label": label, **sides})
