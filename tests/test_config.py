@@ -46,6 +46,12 @@ def test_repository_params_parse():
     ({"run": {"splits": [1, 4]}}, "run.splits[1]"),
     ({"spatial": {"input_size": 300}}, "spatial.input_size"),
     ({"table1b": {"flow10_sub": {"mean_subtraction": 1}}}, "table1b.flow10_sub.mean_subtraction"),
+    # YAML's .nan and .inf are floats: each must fail at load, naming the key.
+    ({"flow": {"bound": float("inf")}}, r"flow.bound=inf: expected a finite number"),
+    ({"spatial": {"lr": float("nan")}}, r"spatial.lr=nan: expected a finite number"),
+    ({"dropout": float("nan")}, r"dropout=nan: expected a finite number"),
+    ({"fusion": {"svm_c": [1.0, float("inf")]}}, "fusion.svm_c[1]=inf"),
+    ({"download": {"timeout": float("inf")}}, r"download.timeout=inf"),
 ])
 def test_bad_params_name_the_key(raw, key):
     with pytest.raises(ParamsError, match=key.replace("[", r"\[").replace("]", r"\]")):

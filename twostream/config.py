@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -401,6 +402,8 @@ def _check_scalar(value: Any, kind: type, key: str) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{key}={value!r}: expected a number")
+        if not math.isfinite(value):  # YAML's .nan / .inf: every float param is a finite amount
+            raise ParamsError(f"{key}={value!r}: expected a finite number, not NaN or infinity")
         return float(value)
     if kind is str:
         if not isinstance(value, str):
