@@ -52,3 +52,12 @@ def test_bad_folders_are_named_with_the_fix(tmp_path):
         make_splits(scan(tmp_path / "one"), 0.3, 0)
     with pytest.raises(SplitError, match="no videos"):
         scan(tmp_path / "one" / "Solo")
+
+
+def test_two_videos_of_one_name_are_refused_naming_both(tiny_dataset, tmp_path):
+    """`A/clip.avi` and `A/clip.mp4` would share one id and one archive: the second would
+    overwrite the first (and be recomputed every run). Refused before anything is written."""
+    root = _user_folder(tiny_dataset, tmp_path)
+    shutil.copy(root / "plain" / "clip1.avi", root / "plain" / "clip1.mp4")
+    with pytest.raises(SplitError, match=r"plain/clip1.avi and plain/clip1.mp4.*rename one"):
+        scan(root)

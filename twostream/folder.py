@@ -42,6 +42,12 @@ def scan(root: Path) -> pd.DataFrame:
                              "label": label, "class": name,
                              "group": f"g{int(tag.group(1)):02d}" if tag else path.stem})
     table = pd.DataFrame(rows, columns=["id", "path", "label", "class", "group"])
+    clashes = table[table["id"].duplicated(keep=False)]
+    if not clashes.empty:  # one id = one archive: the second video would overwrite the first
+        first = clashes.groupby("id")["path"].apply(list).iloc[0]
+        raise SplitError(f"{root}: {len(clashes)} videos share a name but for the extension, e.g. "
+                         f"{' and '.join(p[len(VIDEOS_DIR) + 1:] for p in first)}; a video's id is "
+                         f"<Class>/<name without extension>, so rename one of each pair")
     if table.empty:
         raise SplitError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)}) in class sub-folders; "
                          f"lay them out as {root}/<Class>/<video>")
