@@ -15,6 +15,7 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.flow.extract import extract_flow
+from twostream.pervideo import MachineError
 from twostream.runtime import configure_logging, torchrun_shard
 from twostream.splits import load_table
 
@@ -32,7 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     rank, world = torchrun_shard()
     if world > 1:
         log.info("rank %d of %d: computing every %d-th video from the %d-th", rank, world, world, rank)
-    result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow, shard=(rank, world))
+    try:
+        result = extract_flow(table, args.frames_dir, args.flow_dir, params.flow, shard=(rank, world))
+    except MachineError as err:
+        raise SystemExit(f"flow: {err}") from None
     result.finish(log, "flow", args.flow_dir, len(table[rank::world]))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.frames import extract_frames
+from twostream.pervideo import MachineError
 from twostream.runtime import configure_logging
 from twostream.splits import load_table
 
@@ -29,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("frames.short_side=%d departs from the paper's 256 for %s (set -S "
                     "frames.short_side=256 for the paper's protocol)", params.frames.short_side,
                     " and ".join(real))
-    result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
+    try:
+        result = extract_frames(table, args.raw_dir, args.frames_dir, params.frames)
+    except MachineError as err:
+        raise SystemExit(f"frames: {err}") from None
     result.finish(log, "frames", args.frames_dir, len(table))
 
 

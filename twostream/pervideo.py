@@ -6,14 +6,21 @@ videos no longer in the table and leftover temp files are removed, so the folder
 what the current table and params make. Failures are collected into ``failures.json`` beside
 the archives (video id -> reason) instead of stopping the stage; a job may also return a note
 about a video it did process (e.g. a truncated file), collected into ``warnings.json``.
+
+An error of the machine rather than the video (a full disk, a read-only or failing file system,
+no memory) is not a bad video: it stops the stage with a :class:`MachineError` naming the disk
+and the space needed, with no temp file left, so DVC records nothing and the next run redoes
+exactly the videos it had not finished.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -57,6 +64,37 @@ class RunSummary:
             raise SystemExit(f"{what}: every video failed; see {out_dir / FAILURES}")
 
 
+# errno values that say "this machine", not "this video": the stage must fail, not file a bad video.
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM, errno.EMFILE,
+                  errno.ENFILE}
+
+
+class MachineError(RuntimeError):
+    """The stage cannot go on on this machine (disk full, ...); the message says what to do."""
+
+
+def is_machine_error(err: BaseException) -> bool:
+    return isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno in MACHINE_ERRNOS)
+
+
+def machine_error(err: BaseException, out_dir: Path, finished: Sequence[Path], left: int) -> MachineError:
+    """A message naming the disk, its free space and about how much more the rest needs."""
+    what = os.strerror(err.errno) if isinstance(err, OSError) and err.errno else type(err).__name__
+    message = f"{out_dir}: {what} ({err})"
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(out_dir).free
+        sizes = [p.stat().st_size for p in finished if p.is_file()]
+        need = f"about {_mb(left * sum(sizes) / len(sizes))} more for the {left} videos left " \
+               f"({_mb(sum(sizes) / len(sizes))} each so far)" if sizes else f"room for {left} videos"
+        message += f"; {_mb(free)} free on the disk holding it, {need}"
+    return MachineError(f"{message}. Free space (or move the folder), then rerun: the finished "
+                        f"videos are kept and only the rest are computed")
+
+
+def _mb(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
 def _init_worker() -> None:
     import cv2
 
@@ -70,6 +108,8 @@ def _guarded(work: Work, job: Job) -> tuple[str, str | None, str | None]:
     try:
         return job.video_id, None, work(job)
     except Exception as err:  # noqa: BLE001 - one bad video must not stop the stage
+        if is_machine_error(err):
+            raise  # ... but a full disk must
         return job.video_id, f"{type(err).__name__}: {err}", None
 
 
@@ -84,17 +124,23 @@ def _results(todo: Sequence[Job], work: Work,
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         futures = [pool.submit(_guarded, work, job) for job in todo]
-        yield from (future.result() for future in as_completed(futures))
+        try:
+            yield from (future.result() for future in as_completed(futures))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # the running ones end before cleanup
+            raise
 
 
-def remove_stale(out_dir: Path, keep: set[Path], keep_temp: bool = False) -> int:
-    """Delete archives not in ``keep`` and temp files a killed run left behind."""
+def remove_stale(out_dir: Path, keep: set[Path], keep_temp: bool = False,
+                 temp_only: bool = False) -> int:
+    """Delete archives not in ``keep`` (unless ``temp_only``) and temp files a killed run left."""
     removed = 0
     if not out_dir.is_dir():
         return 0
     for path in out_dir.rglob("*"):
         temp = ".tmp" in path.name and not keep_temp
-        if path.is_file() and (temp or (path.suffix == ".zip" and path not in keep)):
+        stale = path.suffix == ".zip" and path not in keep and not temp_only
+        if path.is_file() and (temp or stale):
             path.unlink()
             removed += 1
     return removed
@@ -122,13 +168,23 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     failures: dict[str, str] = {}
     notes: dict[str, str] = {}
+    finished: list[Path] = []
+    by_id = {job.video_id: job for job in todo}
     with progress(total=len(todo), desc=desc, unit="video") as bar:
-        for video_id, error, note in _results(todo, work, workers):
-            if error:
-                failures[video_id] = error
-            if note:
-                notes[video_id] = note
-            bar.update()
+        try:
+            for video_id, error, note in _results(todo, work, workers):
+                if error:
+                    failures[video_id] = error
+                else:
+                    finished.append(by_id[video_id].target)
+                if note:
+                    notes[video_id] = note
+                bar.update()
+        except Exception as err:
+            if not is_machine_error(err):
+                raise
+            remove_stale(out_dir, set(), temp_only=True)
+            raise machine_error(err, out_dir, finished, len(todo) - len(finished) - len(failures)) from None
     for video_id, error in sorted(failures.items()):
         log.warning("%s: %s failed: %s", desc, video_id, error)
     for video_id, note in sorted(notes.items()):

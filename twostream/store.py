@@ -41,11 +41,15 @@ def write_archive(path: str | Path, members: Mapping[str, bytes], meta: Mapping[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        archive.writestr(META, json.dumps(dict(meta), indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+            archive.writestr(META, json.dumps(dict(meta), indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a kill mid-write: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_meta(path: str | Path) -> dict[str, Any] | None:
