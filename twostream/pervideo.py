@@ -147,11 +147,14 @@ def remove_stale(out_dir: Path, keep: set[Path], keep_temp: bool = False,
 
 
 def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc: str,
-             shard: tuple[int, int] = (0, 1), report_suffix: str = "") -> RunSummary:
+             shard: tuple[int, int] = (0, 1), report_suffix: str = "",
+             failed_before: dict[str, str] | None = None) -> RunSummary:
     """Run ``work`` for every job whose target is missing or stale; return what happened.
 
     With ``shard`` = (rank, world), only jobs rank, rank + world, ... are this process's, and
     only rank 0 removes stale files (the others' work in progress must not look stale).
+    ``failed_before``: videos that cannot be done because an earlier stage failed them (id ->
+    reason); they are filed as failures without running.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     rank, world = shard
@@ -166,7 +169,10 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     if skipped:
         log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
-    failures: dict[str, str] = {}
+    failures: dict[str, str] = {k: v for k, v in (failed_before or {}).items()
+                                if k in {job.video_id for job in jobs}}
+    todo = [job for job in todo if job.video_id not in failures]
+    filed_before = len(failures)
     notes: dict[str, str] = {}
     finished: list[Path] = []
     by_id = {job.video_id: job for job in todo}
@@ -184,7 +190,8 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
             if not is_machine_error(err):
                 raise
             remove_stale(out_dir, set(), temp_only=True)
-            raise machine_error(err, out_dir, finished, len(todo) - len(finished) - len(failures)) from None
+            left = len(todo) - len(finished) - (len(failures) - filed_before)
+            raise machine_error(err, out_dir, finished, left) from None
     for video_id, error in sorted(failures.items()):
         log.warning("%s: %s failed: %s", desc, video_id, error)
     for video_id, note in sorted(notes.items()):
@@ -197,8 +204,16 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     notes.update({k: v for k, v in old_notes.items() if k in kept})
     failures_file.write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
     warnings_file.write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
-    return RunSummary(done=len(todo) - len(failures), skipped=skipped, failures=failures,
+    return RunSummary(done=len(todo) - (len(failures) - filed_before), skipped=skipped, failures=failures,
                       warnings=notes)
+
+
+def read_failures(out_dir: Path) -> dict[str, str]:
+    """The videos a stage filed as failed in ``out_dir`` (id -> reason), every rank's."""
+    found: dict[str, str] = {}
+    for path in sorted(out_dir.glob(FAILURES.replace(".json", "*.json"))):
+        found.update(_read_json(path))
+    return found
 
 
 def _read_json(path: Path) -> dict[str, str]:

@@ -79,3 +79,20 @@ def test_two_torchrun_ranks_split_the_videos(tiny_archives, tmp_path):
     again = extract_flow(table, frames_dir, tmp_path / "flow",
                          FlowParams(backend="opencv-farneback", workers=1, backward=True))
     assert again.done == 0 and again.skipped == len(table)
+
+
+def test_a_video_whose_frames_failed_is_filed_as_such(tiny_archives, tmp_path):
+    """Not "archive not found; rerun the stage": its frames failed, and the reason says where."""
+    import json
+    import shutil
+
+    table, frames_dir, _ = tiny_archives
+    frames = tmp_path / "frames"
+    shutil.copytree(frames_dir, frames)
+    broken = table["id"][1]
+    (frames / archive_name(broken)).unlink()
+    (frames / "failures.json").write_text(json.dumps({broken: "VideoError: cannot open"}))
+    result = extract_flow(table.head(3), frames, tmp_path / "flow", FlowParams(workers=1))
+    assert result.done == 2 and list(result.failures) == [broken]
+    assert result.failures[broken] == (f"its frames failed ({frames / 'failures.json'}: "
+                                       f"VideoError: cannot open)")

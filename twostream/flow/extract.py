@@ -15,7 +15,7 @@ import pandas as pd
 from twostream.config import FlowParams
 from twostream.flow.backends import TVL1_DEFAULTS, make_backend, to_gray
 from twostream.flow.quantize import encode_field
-from twostream.pervideo import Job, RunSummary, run_jobs
+from twostream.pervideo import FAILURES, Job, RunSummary, read_failures, run_jobs
 from twostream.store import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
 
 # One solver per worker process, built on first use.
@@ -75,5 +75,8 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
             recipe["compile"] = params.compile
         jobs.append(Job(video_id, source, out_dir / archive_name(video_id), recipe))
     rank, world = shard
+    frames_failed = {video: f"its frames failed ({frames_dir / FAILURES}: {reason})"
+                     for video, reason in read_failures(frames_dir).items()}
     return run_jobs(jobs, flow_to_archive, out_dir, params.workers, f"flow ({backend.name})",
-                    shard=shard, report_suffix=f".rank{rank}" if world > 1 else "")
+                    shard=shard, report_suffix=f".rank{rank}" if world > 1 else "",
+                    failed_before=frames_failed)
