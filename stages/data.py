@@ -22,6 +22,7 @@ from twostream.download import DownloadError
 from twostream.folder import prepare_folder
 from twostream.splits import SPLITS, SplitError, save_table
 from twostream.synthetic import generate, read_generated
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,4 +59,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

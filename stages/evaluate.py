@@ -21,6 +21,7 @@ from twostream.scores import ScoreFile, save_scores
 from twostream.splits import load_table
 from twostream.store import archive_name
 from twostream.streams import STREAMS, StreamSpec, test_inputs, warn_short_clips
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,4 +73,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

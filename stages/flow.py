@@ -18,6 +18,7 @@ from twostream.flow.extract import extract_flow
 from twostream.pervideo import MachineError
 from twostream.runtime import configure_logging, torchrun_shard
 from twostream.splits import load_table
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,4 +42,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

@@ -13,6 +13,7 @@ from twostream.frames import extract_frames
 from twostream.pervideo import MachineError
 from twostream.runtime import configure_logging
 from twostream.splits import load_table
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,4 +39,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

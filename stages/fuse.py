@@ -22,6 +22,7 @@ from twostream.evaluate import accuracy
 from twostream.fusion import average_fusion, fit_fusion_svm
 from twostream.runtime import configure_logging
 from twostream.scores import ScoreFile, load_scores, save_scores, split_files
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

@@ -22,9 +22,10 @@ from twostream.evaluate import accuracy
 from twostream.fusion import average_fusion
 from twostream.report import (CellResult, FusionResult, RunResults, build_tables, confusion_rows,
                               per_class_accuracy, summary, to_markdown)
-from twostream.runtime import configure_logging
+from twostream.runtime import configure_logging, package_versions
 from twostream.scores import ScoreFile, load_scores, split_files
 from twostream.streams import fused_spatial_cell, spatial_cells, temporal_cells
+from twostream.errors import run_entry_point
 
 
 def _read(folder: Path) -> dict[int, ScoreFile]:
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     provenance["schedules"] = {f"{c.part}/{c.stream}/{c.name}": scores[(c.part, c.stream, c.name)][
         min(c.accuracy)].meta.get("schedule") for c in cells}
     provenance["test_protocol"] = next(iter(spatial_ucf.values())).meta["protocol"]
+    provenance["versions"] = package_versions()
     datasets = {part: params.datasets.source(part) for part in ROLES}
     subset = {part: bool(getattr(getattr(params, d), "subset", False)) for part, d in datasets.items()}
     results = RunResults(datasets, accuracies, provenance, cells, fusions, subset)
@@ -166,4 +168,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

@@ -33,6 +33,7 @@ from twostream.models import WeightsError
 from twostream.runtime import configure_logging, pick_device
 from twostream.splits import SplitError, load_table
 from twostream.streams import STREAMS, cell
+from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,4 +101,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)

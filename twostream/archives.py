@@ -24,6 +24,7 @@ import stat
 import subprocess
 import tarfile
 import zipfile
+from twostream.errors import UserError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,7 +34,7 @@ MARKER = ".extracted.json"
 _MAX_LINK_DEPTH = 40
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(UserError, RuntimeError):
     """An archive cannot be read or unpacked; the message names it and the fix."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from twostream.errors import UserError
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ TABLE2_ROWS = ("alone", "finetuned", "extra_classes", "multitask")
 MULTITASK = "multitask"
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """A params.yaml key is unknown, mistyped or out of range; the message names the key."""
 
 
@@ -476,6 +477,11 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found; run from the repository root") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or err
+        raise ParamsError(f"{path}:{where}: not valid YAML ({problem}); fix the file") from None
     try:
         return parse_block(Params, raw)
     except ParamsError as err:

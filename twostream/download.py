@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from twostream.progress import progress
+from twostream.errors import UserError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -31,7 +32,7 @@ NET_CHUNK = 1 << 16  # small reads: a dropped connection loses at most this much
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """No URL gave a verified copy; the message lists what each URL did and the fix."""
 
 

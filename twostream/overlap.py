@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from twostream.synthetic import same_action
+from twostream.errors import UserError
 
 UCF_OVERLAPPING_HMDB: dict[str, str] = {
     "Archery": "shoot_bow",
@@ -54,7 +55,7 @@ UCF_OVERLAPPING_HMDB: dict[str, str] = {
 }
 
 
-class ClassListError(ValueError):
+class ClassListError(UserError, ValueError):
     """A ``table2.extra_classes`` entry names no class of the ucf101 part."""
 
 

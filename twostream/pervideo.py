@@ -30,6 +30,7 @@ from typing import Any
 from twostream.progress import progress
 
 from twostream.store import is_current
+from twostream.errors import UserError
 
 log = logging.getLogger(__name__)
 FAILURES = "failures.json"
@@ -69,7 +70,7 @@ MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOM
                   errno.ENFILE}
 
 
-class MachineError(RuntimeError):
+class MachineError(UserError, RuntimeError):
     """The stage cannot go on on this machine (disk full, ...); the message says what to do."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from twostream.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _HMDB_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[123])\.txt$")
 _HMDB_SIDE = {"1": "train", "2": "test", "0": "unused"}
 
 
-class SplitError(ValueError):
+class SplitError(UserError, ValueError):
     """A split file is missing or inconsistent; the message names the file and the fix."""
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from twostream.errors import UserError
 
-class VideoError(ValueError):
+
+class VideoError(UserError, ValueError):
     """A video cannot be read; the message names the file and why."""
 
 

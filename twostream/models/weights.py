@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from twostream.models.normalise import IMAGENET_MEAN, IMAGENET_STD
+from twostream.errors import UserError
 
 MATCONVNET_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-m-2048.mat"
 TORCHVISION_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1",
@@ -25,7 +26,7 @@ TORCHVISION_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1",
 LITE_MEAN, LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """No ImageNet weights for a pre-trained cell; the message names the param and the file."""
 
 
