@@ -14,14 +14,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from twostream.config import ROLES, ParamsError, load_params
+from twostream.config import ROLES, EvaluateParams, Params, load_params
+from twostream.errors import UserError
 from twostream.runtime import configure_logging
 from twostream.streams import fused_spatial_cell
 
+# With both model files named and no params.yaml: the paper's 25 frames x 10 crops.
+PAPER_PROTOCOL = EvaluateParams(frames=25, crops=10, batch_size=50)
 
-def _default_models(params_path: Path, part: str) -> tuple[Path, Path, Path]:
+
+def _default_models(params: Params, part: str) -> tuple[Path, Path, Path]:
     """(spatial, temporal, SVM) files of ``part``'s fused pair, first split of ``run.splits``."""
-    params = load_params(params_path)
     split = params.run.splits[0]
     temporal = params.fusion.temporal if part == "ucf101" else params.fusion.hmdb_temporal
     return (Path("models") / part / "spatial" / fused_spatial_cell(params) / f"split{split}.pt",
@@ -29,44 +32,94 @@ def _default_models(params_path: Path, part: str) -> tuple[Path, Path, Path]:
             Path("models") / part / "svm" / f"split{split}.npz")
 
 
+def readable_videos(videos: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """The videos that exist and open, and why each other one does not: checked before any
+    model loads, so a typo is reported at once."""
+    import cv2
+
+    good, bad = [], {}
+    for video in videos:
+        if not video.is_file():
+            bad[video] = "no such file"
+            continue
+        capture = cv2.VideoCapture(str(video))
+        opened = capture.isOpened() and capture.read()[0]
+        capture.release()
+        if opened:
+            good.append(video)
+        else:
+            bad[video] = "cannot be decoded (not a video, corrupt, or an unsupported codec)"
+    return good, bad
+
+
+def picture_names(videos: list[Path], folder: Path) -> dict[Path, Path]:
+    """A PNG per video, named by its stem, or by its folder and stem where stems repeat."""
+    stems = [v.stem for v in videos]
+    names: dict[Path, Path] = {}
+    for video in videos:
+        name = video.stem if stems.count(video.stem) == 1 else f"{video.parent.name}_{video.stem}"
+        candidate, k = name, 1
+        while folder / f"{candidate}.png" in names.values():
+            k += 1
+            candidate = f"{name}_{k}"
+        names[video] = folder / f"{candidate}.png"
+    return names
+
+
 def predict_command(args: argparse.Namespace) -> int:
     from twostream.predict import TrainedStream, load_svm, predict
-    from twostream.video import VideoError
 
     configure_logging("predict")
+    videos, unreadable = readable_videos(args.videos)
+    for video, why in unreadable.items():
+        print(f"{video}: {why}", file=sys.stderr)
+    if not videos:
+        return 2
     try:
-        params = load_params(args.params)
-        spatial_path, temporal_path, svm_path = _default_models(args.params, args.part)
-        spatial = TrainedStream.load(args.spatial or spatial_path)
-        temporal = TrainedStream.load(args.temporal or temporal_path)
-    except (ParamsError, FileNotFoundError) as err:
+        if args.spatial and args.temporal and not args.params.is_file():
+            params, protocol = None, PAPER_PROTOCOL  # model files named: params.yaml is optional
+            print(f"twostream predict: no {args.params}; the paper's test protocol "
+                  f"({protocol.frames} frames x {protocol.crops} crops)", file=sys.stderr)
+        else:
+            params = load_params(args.params)
+            protocol = params.evaluate
+        defaults = _default_models(params, args.part) if params is not None else (None,) * 3
+        spatial = TrainedStream.load(args.spatial or defaults[0], "spatial")
+        temporal = TrainedStream.load(args.temporal or defaults[1], "temporal")
+    except UserError as err:
         print(f"twostream predict: {err}", file=sys.stderr)
         return 2
     svm = None
-    if not args.no_svm:
+    svm_path = args.svm or defaults[2]
+    if not args.no_svm and svm_path is not None:
         try:
-            svm = load_svm(args.svm or svm_path, spatial, temporal)
-        except (FileNotFoundError, ValueError) as err:
+            svm = load_svm(svm_path, spatial, temporal)
+        except (FileNotFoundError, UserError) as err:
             if args.svm:  # asked for by name: its absence or mismatch is an error
                 print(f"twostream predict: {err}", file=sys.stderr)
                 return 2
             print(f"twostream predict: no SVM column ({err})", file=sys.stderr)
-    status = 0
-    for video in args.videos:
-        picture = args.picture / f"{video.stem}.png" if args.picture else None
+    status = 1 if unreadable else 0
+    pictures = picture_names(videos, args.picture) if args.picture else {}
+    for video in videos:
         try:
-            result = predict(video, spatial, temporal, params.evaluate, picture, svm)
-        except (VideoError, ValueError, OSError) as err:
+            result = predict(video, spatial, temporal, protocol, pictures.get(video), svm)
+        except (UserError, ValueError, OSError) as err:
             print(f"{video}: {err}", file=sys.stderr)
             status = 1
             continue
+        declared = f" of the {result.declared} it declares" if result.declared else ""
         print(f"{video}  (spatial {spatial.path}, temporal {temporal.path})")
+        print(f"  {result.decoded} frames decoded{declared}")
+        if result.note:
+            print(f"  WARNING: {result.note}: scores from part of the video", file=sys.stderr)
         print(f"  {'class':<28} {'spatial':>8} {'temporal':>9} {'average':>8}"
               + (f" {'SVM':>7}" if svm is not None else ""))
         for name, s, t, f, m in result.top(args.top):
             print(f"  {name:<28} {s:8.3f} {t:9.3f} {f:8.3f}" + (f" {m:7.3f}" if m is not None else ""))
-        if picture is not None:
-            print(f"  frames and flow used: {picture}")
+        print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+        if video in pictures:
+            print(f"  frames and flow used: {pictures[video]}")
     return status
 
 

@@ -11,6 +11,12 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import LinearSVC
 
+from twostream.errors import UserError
+
+
+class SvmFileError(UserError, ValueError):
+    """A file given as a fusion SVM is not one."""
+
 
 def l2_normalise(scores: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(scores, axis=1, keepdims=True)
@@ -92,9 +98,14 @@ class FusionSvm:
 
     @classmethod
     def load(cls, path: Path) -> tuple["FusionSvm", dict[str, Any]]:
-        with np.load(path) as data:
-            return (cls(data["coef"], data["intercept"], data["labels"], int(data["num_classes"]),
-                        float(data["C"])), json.loads(str(data["meta"])))
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return (cls(data["coef"], data["intercept"], data["labels"],
+                            int(data["num_classes"]), float(data["C"])),
+                        json.loads(str(data["meta"])))
+        except (ValueError, KeyError, OSError, EOFError) as err:
+            raise SvmFileError(f"{path}: not a fusion SVM file of the fuse stage "
+                               f"(models/<part>/svm/split<k>.npz): {type(err).__name__}") from None
 
 
 def fit_fusion_svm(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,18 @@ import torch
 from twostream.config import EvaluateParams
 from twostream.evaluate import for_inference, score_inputs
 from twostream.flow.extract import flow_to_archive
-from twostream.fusion import FusionSvm
+from twostream.errors import UserError
+from twostream.fusion import FusionSvm, SvmFileError
 from twostream.frames import decode_to_archive, file_digest
 from twostream.pervideo import Job
-from twostream.store import ArchiveReader
+from twostream.store import ArchiveReader, read_meta
 from twostream.streams import StreamSpec, test_inputs
 
 log = logging.getLogger(__name__)
+
+
+class ModelFileError(UserError, ValueError):
+    """A file given as a model is missing, not a model of this pipeline, or of the other stream."""
 
 
 @dataclass
@@ -38,18 +44,40 @@ class TrainedStream:
     data: dict[str, Any]
     model: torch.nn.Module
     cell: str | None = None
+    split: int | None = None
 
     @classmethod
-    def load(cls, path: Path) -> "TrainedStream":
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no model file; train it first (`dvc repro`) or give "
-                                    f"another with --spatial / --temporal")
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+    def load(cls, path: Path, stream: str | None = None) -> "TrainedStream":
+        """``stream``: the stream the file must be (``--spatial`` / ``--temporal``)."""
+        saved = read_model_file(path, stream)
         spec = StreamSpec(**saved["spec"])
         model, _ = spec.build(len(saved["classes"]))
         model.load_state_dict(saved["state_dict"])
         model = for_inference(model, spec.in_channels, spec.input_size, torch.device("cpu"), log)
-        return cls(path, spec, list(saved["classes"]), saved["data"], model, saved.get("cell"))
+        return cls(path, spec, list(saved["classes"]), saved["data"], model, saved.get("cell"),
+                   saved.get("split"))
+
+
+MODEL_KEYS = ("state_dict", "spec", "classes", "data")
+
+
+def read_model_file(path: Path, stream: str | None = None) -> dict[str, Any]:
+    """A model file's contents, checked: a wrong file fails naming it and what to give instead."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no model file; train it first (`dvc repro`) or give "
+                             f"another with --spatial / --temporal")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - pickle and zip fail in many ways on a wrong file
+        raise ModelFileError(f"{path}: not a model file of this pipeline "
+                             f"(models/<part>/<stream>/<net>/split<k>.pt): {type(err).__name__}") from None
+    if not isinstance(saved, dict) or any(k not in saved for k in MODEL_KEYS):
+        raise ModelFileError(f"{path}: not a model file of this pipeline (it lacks "
+                             f"{[k for k in MODEL_KEYS if not isinstance(saved, dict) or k not in saved]})")
+    found = saved["spec"].get("stream")
+    if stream is not None and found != stream:
+        raise ModelFileError(f"{path}: a {found} model given as --{stream}; give it as --{found}")
+    return saved
 
 
 @dataclass
@@ -59,6 +87,10 @@ class Prediction:
     spatial: np.ndarray
     temporal: np.ndarray
     svm: np.ndarray | None = None  # the fusion SVM's decision values, when one was given
+    decoded: int = 0               # frames decoded of ...
+    declared: int = 0              # ... the frames the file declares (0: unknown)
+    note: str | None = None        # a warning about the video (truncated, damaged)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went
 
     @property
     def fused(self) -> np.ndarray:
@@ -75,15 +107,26 @@ class Prediction:
 
 
 def load_svm(path: Path, spatial: TrainedStream, temporal: TrainedStream) -> FusionSvm:
-    """The fuse stage's SVM for this pair of nets; one fitted on other nets' scores fails."""
+    """The fuse stage's SVM for this pair of nets; one fitted on other nets' scores fails,
+    saying what differs."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no fusion SVM; run the fuse stage (`dvc repro`)")
     svm, meta = FusionSvm.load(path)
-    fitted_on = meta.get("cells", {})
-    used = {"spatial": spatial.cell, "temporal": temporal.cell}
-    if fitted_on != used or meta.get("classes") != spatial.classes:
-        raise ValueError(f"{path}: fitted on the scores of {fitted_on}, not of these nets {used}; "
-                         f"give the SVM of this pair with --svm, or none")
+    differs = []
+    for stream, net in (("spatial", spatial), ("temporal", temporal)):
+        fitted = meta.get("cells", {}).get(stream)
+        if fitted != net.cell:
+            differs.append(f"its {stream} net is {fitted}, not {net.cell} ({net.path})")
+    if meta.get("split") is not None and spatial.split is not None and meta["split"] != spatial.split:
+        differs.append(f"it was fitted on split {meta['split']}, the nets on split {spatial.split}")
+    classes = meta.get("classes")
+    if classes != spatial.classes:
+        extra = sorted(set(classes or []) - set(spatial.classes))[:3]
+        differs.append(f"its {len(classes or [])} classes are not the nets' {len(spatial.classes)}"
+                       + (f" (it has {', '.join(extra)})" if extra else " (another order)"))
+    if differs:
+        raise SvmFileError(f"{path}: not this pair's SVM: {'; '.join(differs)}; give the SVM of "
+                           f"this pair with --svm, or --no-svm")
     return svm
 
 
@@ -94,11 +137,25 @@ def _score(stream: TrainedStream, archive: Path, protocol: EvaluateParams) -> np
                         channels_last=not isinstance(stream.model, torch.jit.ScriptModule))
 
 
+@dataclass
+class Archives:
+    """One video made ready for both nets, and what it took."""
+    spatial_frames: Path
+    flow_frames: Path
+    flow: Path
+    decoded: int                  # frames decoded
+    declared: int                 # frames the file declares (0: unknown)
+    note: str | None              # the frames stage's warning about it (e.g. truncated)
+    seconds: dict[str, float]
+
+
 def make_archives(video: Path, spatial: TrainedStream, temporal: TrainedStream,
-                  workdir: Path) -> tuple[Path, Path, Path]:
-    """(frames for the spatial net, frames for the flow, flow) archives of ``video``."""
+                  workdir: Path) -> Archives:
+    """Frames for the spatial net, frames for the flow, and flow archives of ``video``."""
+    started = time.perf_counter()
     digest = file_digest(video)
-    frames = {}
+    frames: dict[str, tuple[dict[str, Any], Path]] = {}
+    note = None
     for name, recipe in (("spatial", spatial.data["recipe"]),
                          ("temporal", temporal.data["recipe"]["frames"])):
         recipe = {**recipe, "source_digest": digest}
@@ -107,12 +164,18 @@ def make_archives(video: Path, spatial: TrainedStream, temporal: TrainedStream,
         if same:
             target = same[0]
         else:
-            decode_to_archive(Job(video.stem, video, target, recipe))
+            note = decode_to_archive(Job(video.stem, video, target, recipe)) or note
         frames[name] = (recipe, target)
+    decoded_at = time.perf_counter()
     flow_recipe = {**temporal.data["recipe"], "frames": frames["temporal"][0]}
+    if temporal.spec.stacking != "bidirectional":
+        flow_recipe.pop("backward", None)  # forward fields are all this net reads: half the work
     flow = workdir / "flow.zip"
     flow_to_archive(Job(video.stem, frames["temporal"][1], flow, flow_recipe))
-    return frames["spatial"][1], frames["temporal"][1], flow
+    meta = read_meta(frames["spatial"][1]) or {}
+    return Archives(frames["spatial"][1], frames["temporal"][1], flow, meta.get("n_frames", 0),
+                    meta.get("declared_frames", 0), note,
+                    {"frames": decoded_at - started, "flow": time.perf_counter() - decoded_at})
 
 
 def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
@@ -123,14 +186,21 @@ def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
     if spatial.classes != temporal.classes:
         raise ValueError(f"{spatial.path} and {temporal.path} were trained on different classes")
     with tempfile.TemporaryDirectory(prefix="twostream-predict-") as tmp:
-        spatial_frames, flow_frames, flow = make_archives(video, spatial, temporal, Path(tmp))
-        result = Prediction(video, spatial.classes, _score(spatial, spatial_frames, protocol),
-                            _score(temporal, flow, protocol))
+        made = make_archives(video, spatial, temporal, Path(tmp))
+        started = time.perf_counter()
+        spatial_scores = _score(spatial, made.spatial_frames, protocol)
+        scored_spatial = time.perf_counter()
+        temporal_scores = _score(temporal, made.flow, protocol)
+        seconds = {**made.seconds, "spatial net": scored_spatial - started,
+                   "temporal net": time.perf_counter() - scored_spatial}
+        result = Prediction(video, spatial.classes, spatial_scores, temporal_scores,
+                            decoded=made.decoded, declared=made.declared, note=made.note,
+                            seconds=seconds)
         if svm is not None:
             result.svm = svm.scores(result.spatial, result.temporal)[0]
         if picture is not None:
             from twostream.flow.colour import flow_picture, save_picture
 
-            with ArchiveReader(flow) as f, ArchiveReader(flow_frames) as r:
+            with ArchiveReader(made.flow) as f, ArchiveReader(made.flow_frames) as r:
                 save_picture(flow_picture(f, r)[0], picture)
     return result
