@@ -182,3 +182,19 @@ def test_data_stage_reports_a_bad_root_by_key(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "data@hmdb51: hmdb51.root=" in proc.stderr and "is not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_two_urls_with_one_file_name_keep_their_own_archives(tmp_path: Path) -> None:
+    """`.../a/archive.zip` (videos) and `.../b/archive.zip` (splits): each is downloaded and
+    unpacked as itself (they used to share one cache name: the splits never downloaded and the
+    videos were unpacked as the splits)."""
+    videos = make_zip({rel: (REAL / "ucf101" / rel).read_bytes() for rel in UCF_CLIPS})
+    splits = _folder_zip(REAL / "ucf101" / "ucfTrainTestlist", "ucfTrainTestlist")
+    served = Served(files={"/a/archive.zip": videos, "/b/archive.zip": splits})
+    with FileServer(served) as url:
+        source = UcfParams(videos_urls=(url + "/a/archive.zip",),
+                           splits_urls=(url + "/b/archive.zip",), subset=True)
+        table = prepare_dataset("ucf101", source, _download(tmp_path), tmp_path / "raw",
+                                base=tmp_path)
+    assert sorted(table["path"]) == UCF_CLIPS
+    assert {p for p, _, _ in served.requests} == {"/a/archive.zip", "/b/archive.zip"}

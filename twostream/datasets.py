@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,14 @@ def fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: Downloa
         return _fetch_and_extract(spec, source, download, cache)
 
 
+def download_name(dataset: str, what: str, urls: Sequence[str]) -> str:
+    """The cache's name for one archive: ``<dataset>-<videos|splits>-<file name of the URL>``,
+    unique per dataset and role, so two URLs that end alike (``.../a/archive.zip`` and
+    ``.../b/archive.zip``) never share, or swap, a file."""
+    basename = Path(urls[0].split("?")[0]).name if urls else "archive"
+    return f"{dataset}-{what}-{basename}"
+
+
 def _fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: DownloadParams,
                        cache: Path) -> tuple[Path, Path]:
     options = FetchOptions(retries=download.retries, timeout=download.timeout,
@@ -214,7 +222,7 @@ def _fetch_and_extract(spec: DatasetSpec, source: SourceParams, download: Downlo
     roots = []
     for what, urls, sha in (("videos", source.videos_urls, source.videos_sha256),
                             ("splits", source.splits_urls, source.splits_sha256)):
-        name = Path(urls[0].split("?")[0]).name if urls else f"{spec.name}-{what}"
+        name = download_name(spec.name, what, urls)
         archive = fetch(name, list(urls), cache / "downloads", sha256=sha, options=options)
         dest = cache / spec.name / what
         extract(archive, dest, nested=spec.nested and what == "videos")
