@@ -96,3 +96,43 @@ def test_paper_schedules_scale_keeping_their_shape(kind, scale, iterations, step
 
     schedule = scaled_schedule(kind, scale)
     assert (schedule.iterations, schedule.lr_steps) == (iterations, steps)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("folder.root", "data/ucf101/raw"),          # the data stage's own output
+    ("folder.root", "data/ucf101/raw/videos"),   # inside it
+    ("folder.root", "data"),                     # holding it
+    ("folder.root", "."),                        # the repository itself
+    ("ucf101.root", "models/ucf101"),
+    ("hmdb51.root", "metrics"),
+    ("spatial.weights", "models/ucf101/spatial/last_layer-0.5/imagenet.pth"),  # DVC clears outs first
+    ("download.cache_dir", "data/cache"),
+])
+def test_paths_that_overlap_the_pipeline_outputs_are_refused_before_any_stage_runs(
+        tmp_path, key, value):
+    """`folder.root: data/ucf101/raw` made `dvc repro data@ucf101` delete the user's videos."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    block, name = key.split(".")
+    params[block][name] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=rf"{key}='{value}' \(.*\) overlaps the pipeline's outputs"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_video_folders_must_not_overlap_the_download_cache(tmp_path):
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    repo = tmp_path / "work" / "repo"
+    repo.mkdir(parents=True)
+    params["download"]["cache_dir"] = str(tmp_path / "cache")
+    params["folder"]["root"] = str(tmp_path / "cache" / "mine")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match="folder.root=.* overlaps download.cache_dir"):
+        load_params(repo / "params.yaml")
+    params["folder"]["root"] = str(tmp_path / "videos")   # apart: fine, as is a cache above the repo
+    params["download"]["cache_dir"] = str(tmp_path / "work")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert load_params(repo / "params.yaml").folder.root == str(tmp_path / "videos")

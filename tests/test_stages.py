@@ -57,3 +57,14 @@ def test_the_real_script_prints_no_traceback(tmp_path):
                              "frames", "--params", str(path)], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "unknown key(s) dropuot" in result.stderr
+
+
+def test_outputs_a_stage_cleans_itself_are_not_deleted_by_dvc_first():
+    """DVC deletes a stage's non-persistent outs before its command runs: data/<part>/raw must
+    persist, so that the stage can refuse a folder.root inside it before anything is removed."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    outs = stages["data"]["do"]["outs"]
+    raw = next(o for o in outs if isinstance(o, dict) and "data/${key}/raw" in o)
+    assert raw["data/${key}/raw"]["persist"] is True

@@ -483,9 +483,51 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         problem = getattr(err, "problem", None) or err
         raise ParamsError(f"{path}:{where}: not valid YAML ({problem}); fix the file") from None
     try:
-        return parse_block(Params, raw)
+        params = parse_block(Params, raw)
+        check_paths(params, path.resolve().parent)
+        return params
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from None
+
+
+# The pipeline's output trees (dvc.yaml's outs and the checkpoints): DVC deletes a stage's outs
+# before running it, and the stages clean their own, so nothing of the user's may live there.
+OUTPUT_TREES = ("data", "models", "metrics", "tmp")
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_paths(params: Params, repo: Path) -> None:
+    """Refuse any path param that is, holds or lies inside one of the pipeline's output trees
+    (or, for the videos' folders, the download cache): the first stage would delete it, or
+    read its own outputs as input. Checked before any stage touches a file."""
+    def resolve(value: str) -> Path:
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else repo / path).resolve()
+
+    cache = resolve(params.download.cache_dir)
+    outputs = [repo / tree for tree in OUTPUT_TREES]
+    inputs = {"folder.root": params.folder.root, "ucf101.root": params.ucf101.root,
+              "hmdb51.root": params.hmdb51.root, "spatial.weights": params.spatial.weights,
+              "temporal.weights": params.temporal.weights,
+              "download.cache_dir": params.download.cache_dir}
+    for key, value in inputs.items():
+        if not value:
+            continue
+        path = resolve(value)
+        for output in outputs:
+            # The cache may hold the repository (it only adds its own folders); nothing else may.
+            inside = path == output or output in path.parents
+            if inside or (key != "download.cache_dir" and path in output.parents):
+                raise ParamsError(
+                    f"{key}={value!r} ({path}) overlaps the pipeline's outputs ({output}): DVC "
+                    f"and the stages delete and rewrite those; keep it outside {repo}/"
+                    f"{{{','.join(OUTPUT_TREES)}}}")
+        if key.endswith(".root") and _overlap(path, cache):
+            raise ParamsError(f"{key}={value!r} ({path}) overlaps download.cache_dir ({cache}), "
+                              f"where videos are copied; keep the two apart")
 
 
 def as_dict(block: Any) -> dict[str, Any]:
