@@ -10,7 +10,7 @@ import pandas as pd
 from twostream.config import FramesParams
 from twostream.pervideo import Job, RunSummary, run_jobs
 from twostream.store import archive_name, encode_jpeg, frame_member, write_archive
-from twostream.video import VideoError, declared_frame_count, read_video, resize_short_side
+from twostream.video import VideoError, VideoReader
 
 TRUNCATED = 0.9  # fewer decoded frames than this share of the declared count is worth a note
 
@@ -25,22 +25,27 @@ def file_digest(path: Path) -> str:
 
 
 def decode_to_archive(job: Job) -> str | None:
-    """Decode one video; fail if it is too short to use, note it if it looks truncated."""
-    frames, fps = read_video(job.source)
-    min_frames = job.recipe["min_frames"]
-    if len(frames) < min_frames:
-        raise VideoError(f"{job.source}: too short: {len(frames)} decodable frame(s), need at least "
-                         f"{min_frames} (frames.min_frames)")
-    declared = declared_frame_count(job.source)
-    note = None
-    if declared and len(frames) < TRUNCATED * declared:
-        note = (f"decoded {len(frames)} of the {declared} frames the file declares (truncated or "
-                f"damaged?); the decoded frames are used")
+    """Decode one video, resizing and JPEG-encoding each frame as it is read (memory: one frame
+    and the encoded ones); fail if it is too short to use, note it if it looks truncated."""
     short_side, quality = job.recipe["short_side"], job.recipe["jpeg_quality"]
-    frames = [resize_short_side(f, short_side) for f in frames]
-    members = {frame_member(i): encode_jpeg(f, quality) for i, f in enumerate(frames)}
-    height, width = frames[0].shape[:2]
-    write_archive(job.target, members, {"recipe": job.recipe, "n_frames": len(frames), "fps": fps,
+    members: dict[str, bytes] = {}
+    height = width = 0
+    with VideoReader(job.source) as video:
+        for i, frame in enumerate(video.frames(short_side)):
+            members[frame_member(i)] = encode_jpeg(frame, quality)
+            height, width = frame.shape[:2]
+    decoded, declared = len(members), video.declared
+    if decoded == 0:
+        raise VideoError(f"{job.source}: no decodable frames (corrupt or empty video)")
+    min_frames = job.recipe["min_frames"]
+    if decoded < min_frames:
+        raise VideoError(f"{job.source}: too short: {decoded} decodable frame(s), need at least "
+                         f"{min_frames} (frames.min_frames)")
+    note = None
+    if declared and decoded < TRUNCATED * declared:
+        note = (f"decoded {decoded} of the {declared} frames the file declares (truncated or "
+                f"damaged?); the decoded frames are used")
+    write_archive(job.target, members, {"recipe": job.recipe, "n_frames": decoded, "fps": video.fps,
                                         "height": height, "width": width,
                                         "source": str(job.source), "declared_frames": declared})
     return note
