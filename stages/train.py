@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 import torch
-from dvclive import Live
 
 from twostream.config import ROLES, ParamsError, load_params
+from twostream.curves import TrainingCurves
 from twostream.distributed import join, leave
 from twostream.fit import PartData, fit_split
 from twostream.models import WeightsError
@@ -69,10 +70,13 @@ def main(argv: list[str] | None = None) -> None:
     checkpoints = args.checkpoints / args.stream / "+".join(outs) / args.cell
     for folder in outs.values():
         folder.mkdir(parents=True, exist_ok=True)
+    if world.main and args.live.is_dir():  # it persists: curves of splits not run go
+        for stale in args.live.glob("split*"):
+            if stale.name not in {f"split{s}" for s in params.run.splits}:
+                shutil.rmtree(stale)
     try:
         for split in params.run.splits:
-            live = (Live(str(args.live / f"split{split}"), dvcyaml=False, save_dvc_exp=False)
-                    if world.main else None)
+            live = TrainingCurves(args.live / f"split{split}") if world.main else None
             init = args.init / f"split{split}.pt" if args.init else None
             try:
                 payloads = fit_split(chosen, params, data, split, checkpoints, device, live, world,
@@ -82,9 +86,6 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 if live is not None:
                     live.end()
-                    # Its metrics.json repeats the last logged step (report makes the metrics);
-                    # dropped so that `dvc plots show` over metrics/train finds curves only.
-                    Path(live.metrics_file).unlink(missing_ok=True)
             if world.main:
                 for part, folder in outs.items():
                     if part not in payloads:

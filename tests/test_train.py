@@ -18,7 +18,7 @@ class _Killed(Exception):
     pass
 
 
-def _run(tiny_archives, ckpt_path, kill_after=None):
+def _run(tiny_archives, ckpt_path, kill_after=None, live=None):
     table, frames, _ = tiny_archives
     paths = [frames / archive_name(v) for v in table["id"]]
     labels = list(table["label"])
@@ -37,7 +37,7 @@ def _run(tiny_archives, ckpt_path, kill_after=None):
 
     checkpoint = Checkpoint(ckpt_path, {"test": 1}, every=3)
     train_stream(model, batches, Recipe(params, Schedule(6, (4,))), device=torch.device("cpu"),
-                 checkpoint=checkpoint)
+                 checkpoint=checkpoint, live=live, log_every=1)
     return model
 
 
@@ -48,6 +48,29 @@ def test_killed_training_resumes_to_the_same_model(tiny_archives, tmp_path):
     resumed = _run(tiny_archives, tmp_path / "b.pt")
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_a_resumed_training_continues_its_curve(tiny_archives, tmp_path):
+    """The dvclive curve of a killed and resumed run keeps the points before the checkpoint and
+    reads as one run (it used to restart at 0); a fresh run starts it anew."""
+    from twostream.curves import TrainingCurves
+
+    def steps(folder):
+        lines = (folder / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
+        return [int(line.split("\t")[0]) for line in lines]
+
+    folder = tmp_path / "live"
+    with pytest.raises(_Killed):
+        _run(tiny_archives, tmp_path / "b.pt", kill_after=4, live=TrainingCurves(folder))
+    assert steps(folder) == [1, 2, 3, 4]  # logged up to the kill; the checkpoint is at 3
+    curves = TrainingCurves(folder)
+    _run(tiny_archives, tmp_path / "b.pt", live=curves)
+    curves.end()
+    assert steps(folder) == [1, 2, 3, 4, 5, 6]
+    assert not (folder / "metrics.json").exists()
+    again = TrainingCurves(folder)
+    _run(tiny_archives, tmp_path / "fresh.pt", live=again)  # no checkpoint: a new curve
+    assert steps(folder) == [1, 2, 3, 4, 5, 6]
 
 
 def test_last_layer_training_changes_only_the_class_layer(tiny_archives, tmp_path):

@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 
 class MetricLogger(Protocol):
-    """What the loop needs of a dvclive ``Live`` (a protocol, so tests can pass a list)."""
+    """What the loop needs of :class:`twostream.curves.TrainingCurves` (a protocol, so tests
+    can pass a list)."""
 
-    def log_metric(self, name: str, val: float) -> None: ...
-    def next_step(self) -> None: ...
+    def restart_at(self, iteration: int) -> None: ...
+    def log(self, iteration: int, metrics: dict[str, float]) -> None: ...
 
 
 def lr_at(iteration: int, base_lr: float, steps: Iterable[int]) -> float:
@@ -108,6 +109,8 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     optimizer = torch.optim.SGD(trainable, lr=block.lr, momentum=block.momentum,
                                 weight_decay=block.weight_decay)
     start, rng_state = checkpoint.load(model, optimizer)
+    if live is not None and world.main:
+        live.restart_at(start)  # a resumed run continues its curve; a fresh one starts it
     net: nn.Module = model
     if world.active:
         net = nn.parallel.DistributedDataParallel(
@@ -140,10 +143,7 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
         if iteration % log_every == 0 or iteration == schedule.iterations:
             loss_sum, correct, seen = world.sum([loss_sum, correct, seen])
             if live is not None and world.main:
-                live.log_metric("loss", loss_sum / seen)
-                live.log_metric("accuracy", correct / seen)
-                live.log_metric("lr", lr)
-                live.next_step()
+                live.log(iteration, {"loss": loss_sum / seen, "accuracy": correct / seen, "lr": lr})
             if world.main:
                 log.info("iter %d/%d  loss %.4f  acc %.3f  lr %.0e", iteration, schedule.iterations,
                          loss_sum / seen, correct / seen, lr)
