@@ -61,3 +61,21 @@ def test_two_videos_of_one_name_are_refused_naming_both(tiny_dataset, tmp_path):
     shutil.copy(root / "plain" / "clip1.avi", root / "plain" / "clip1.mp4")
     with pytest.raises(SplitError, match=r"plain/clip1.avi and plain/clip1.mp4.*rename one"):
         scan(root)
+
+
+def test_splits_differ_where_the_groups_allow_and_a_repeat_is_said(caplog):
+    """Four groups, 30% held out: two per split; split 3 used to wrap onto split 1's pair, so a
+    3-split mean counted those videos twice. Two groups: no third choice exists; it is logged."""
+    import logging
+
+    import pandas as pd
+
+    rows = [{"id": f"{c}/v_{c}_g{g:02d}_c01", "path": f"videos/{c}/v_{c}_g{g:02d}_c01.avi",
+             "label": k, "class": c, "group": f"g{g:02d}"}
+            for k, (c, n) in enumerate((("Four", 4), ("Two", 2))) for g in range(1, n + 1)]
+    caplog.set_level(logging.WARNING)
+    table = make_splits(pd.DataFrame(rows), test_fraction=0.3, seed=0)
+    four = table[table["class"] == "Four"]
+    held = [frozenset(four.loc[four[c] == "test", "group"]) for c in SPLIT_COLUMNS]
+    assert len(set(held)) == 3 and all(len(h) == 2 for h in held)
+    assert "splits repeat for 1 classes" in caplog.text and "Two (2 groups)" in caplog.text

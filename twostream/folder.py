@@ -59,8 +59,11 @@ def scan(root: Path) -> pd.DataFrame:
 
 def make_splits(table: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
     """Add ``split1..3``: per class, a seeded order of its groups; split k holds out the k-th
-    slice of ``ceil(test_fraction * groups)`` of them (wrapping around)."""
+    slice of ``ceil(test_fraction * groups)`` of them, wrapping around but sliding on where that
+    would repeat an earlier split's slice. With two groups no third slice exists: the repeat is
+    logged, since a mean over the splits would count those test videos twice."""
     sides = {f"split{s}": np.full(len(table), "train", dtype=object) for s in SPLITS}
+    repeated: list[str] = []
     for name, rows in table.groupby("class", sort=True):
         groups = sorted(rows["group"].unique())
         if len(groups) < 2:
@@ -69,10 +72,23 @@ def make_splits(table: pd.DataFrame, test_fraction: float, seed: int) -> pd.Data
         digest = int(hashlib.sha1(f"{seed}/{name}".encode()).hexdigest()[:8], 16)
         order = list(np.random.default_rng(digest).permutation(groups))
         n_test = min(len(groups) - 1, max(1, math.ceil(test_fraction * len(groups))))
+        chosen: list[set[str]] = []
         for split in SPLITS:
             start = (split - 1) * n_test
             held = {order[(start + k) % len(order)] for k in range(n_test)}
+            for shift in range(1, len(order)):  # wrapped onto an earlier split's: slide along
+                if held not in chosen:
+                    break
+                held = {order[(start + shift + k) % len(order)] for k in range(n_test)}
+            chosen.append(held)
             sides[f"split{split}"][rows.index[rows["group"].isin(held)]] = "test"
+        if len({frozenset(h) for h in chosen}) < len(SPLITS):
+            repeated.append(f"{name} ({len(groups)} groups)")
+    if repeated:
+        log.warning("splits repeat for %d classes with too few groups to hold out a different "
+                    "set each time: %s; a mean over splits counts those classes' test videos "
+                    "more than once (add groups, or report split 1)", len(repeated),
+                    ", ".join(repeated))
     return table.assign(**sides)[list(COLUMNS)]
 
 
