@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
+from importlib import metadata
 
 import torch
+
+# The packages whose versions decide the results (constraints.txt pins them all).
+RESULT_PACKAGES = ("torch", "torchvision", "opencv-contrib-python-headless", "numpy",
+                   "scikit-learn", "pandas", "dvc", "unrar2-cffi")
 
 
 def configure_logging(stage: str) -> logging.Logger:
@@ -24,8 +30,6 @@ def pick_device() -> torch.device:
 
 def torchrun_shard() -> tuple[int, int]:
     """(rank, world size) from torchrun's environment; (0, 1) when run alone."""
-    import os
-
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if not 0 <= rank < world:
         raise SystemExit(f"RANK={rank} is outside WORLD_SIZE={world}")
@@ -36,3 +40,27 @@ def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
     """bfloat16 autocast on CUDA (no loss scaling needed, unlike float16); off on the CPU."""
     return torch.autocast(device.type, dtype=torch.bfloat16,
                           enabled=enabled and device.type == "cuda")
+
+
+def package_versions() -> dict[str, str]:
+    """What ran: Python, the packages that decide the results, and the processor (float
+    reductions round differently on other CPUs; the README says by how much)."""
+    versions = {"python": platform.python_version(), "machine": platform.machine(),
+                "cpu": _cpu_model()}
+    for name in RESULT_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
