@@ -47,13 +47,16 @@ class TrainedStream:
     split: int | None = None
 
     @classmethod
-    def load(cls, path: Path, stream: str | None = None) -> "TrainedStream":
-        """``stream``: the stream the file must be (``--spatial`` / ``--temporal``)."""
+    def load(cls, path: Path, stream: str | None = None, trace: bool = True) -> "TrainedStream":
+        """``stream``: the stream the file must be (``--spatial`` / ``--temporal``). ``trace``:
+        trace and freeze the net for the CPU (seconds once, then ~1.5x faster per video)."""
         saved = read_model_file(path, stream)
         spec = StreamSpec(**saved["spec"])
         model, _ = spec.build(len(saved["classes"]))
         model.load_state_dict(saved["state_dict"])
-        model = for_inference(model, spec.in_channels, spec.input_size, torch.device("cpu"), log)
+        model.eval()
+        if trace:
+            model = for_inference(model, spec.in_channels, spec.input_size, torch.device("cpu"), log)
         return cls(path, spec, list(saved["classes"]), saved["data"], model, saved.get("cell"),
                    saved.get("split"))
 
