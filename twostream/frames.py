@@ -8,11 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from twostream.config import FramesParams
+from twostream.fingerprint import code_fingerprint
 from twostream.pervideo import Job, RunSummary, run_jobs
 from twostream.store import archive_name, encode_jpeg, frame_member, write_archive
 from twostream.video import VideoError, VideoReader
 
 TRUNCATED = 0.9  # fewer decoded frames than this share of the declared count is worth a note
+# The code that turns a video into frames: a change to it redoes every archive (not a comment).
+FRAMES_CODE = code_fingerprint("twostream.frames", "twostream.video", "twostream.store")
 
 
 def file_digest(path: Path) -> str:
@@ -58,7 +61,7 @@ def extract_frames(table: pd.DataFrame, raw_root: Path, out_dir: Path,
     for video_id, rel in zip(table["id"], table["path"]):
         source = raw_root / rel
         recipe = {"short_side": params.short_side, "jpeg_quality": params.jpeg_quality,
-                  "min_frames": params.min_frames,
+                  "min_frames": params.min_frames, "code": FRAMES_CODE,
                   "source_digest": file_digest(source) if source.is_file() else None}
         jobs.append(Job(video_id, source, out_dir / archive_name(video_id), recipe))
     return run_jobs(jobs, decode_to_archive, out_dir, params.workers, "frames")

@@ -13,11 +13,15 @@ import numpy as np
 import pandas as pd
 
 from twostream.config import FlowParams
+from twostream.fingerprint import code_fingerprint
 from twostream.flow.backends import TVL1_DEFAULTS, make_backend, to_gray
 from twostream.flow.quantize import encode_field
 from twostream.pervideo import FAILURES, Job, RunSummary, read_failures, run_jobs
 from twostream.store import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
 
+# The code that turns frames into packed flow: a change to it redoes every archive.
+FLOW_CODE = code_fingerprint("twostream.flow.extract", "twostream.flow.backends",
+                             "twostream.flow.tvl1", "twostream.flow.quantize", "twostream.store")
 # One solver per worker process, built on first use.
 _backend = functools.lru_cache(maxsize=None)(make_backend)
 
@@ -66,7 +70,7 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
         source = frames_dir / archive_name(video_id)
         frames_meta = read_meta(source)
         recipe = {"backend": backend.name, "settings": backend.settings, "bound": params.bound,
-                  "jpeg_quality": params.jpeg_quality,
+                  "jpeg_quality": params.jpeg_quality, "code": FLOW_CODE,
                   "frames": frames_meta["recipe"] if frames_meta else None}
         if params.backward:
             recipe["backward"] = True
