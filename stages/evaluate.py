@@ -15,13 +15,13 @@ from pathlib import Path
 import torch
 
 from twostream.config import as_dict, load_params
+from twostream.errors import run_entry_point
 from twostream.evaluate import accuracy, for_inference, score_videos
 from twostream.runtime import configure_logging, pick_device
 from twostream.scores import ScoreFile, save_scores
 from twostream.splits import load_table
 from twostream.store import archive_name
 from twostream.streams import STREAMS, StreamSpec, test_inputs, warn_short_clips
-from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,11 +9,11 @@ import argparse
 from pathlib import Path
 
 from twostream.config import load_params
+from twostream.errors import run_entry_point
 from twostream.frames import extract_frames
 from twostream.pervideo import MachineError
 from twostream.runtime import configure_logging
 from twostream.splits import load_table
-from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:

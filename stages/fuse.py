@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from twostream.config import as_dict, load_params
+from twostream.errors import run_entry_point
 from twostream.evaluate import accuracy
 from twostream.fusion import average_fusion, fit_fusion_svm
 from twostream.runtime import configure_logging
 from twostream.scores import ScoreFile, load_scores, save_scores, split_files
-from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from twostream.config import MULTITASK, ROLES, TABLE2_ROWS, Params, load_params
+from twostream.errors import run_entry_point
 from twostream.evaluate import accuracy
 from twostream.fusion import average_fusion
 from twostream.report import (CellResult, FusionResult, RunResults, build_tables, confusion_rows,
@@ -25,7 +26,6 @@ from twostream.report import (CellResult, FusionResult, RunResults, build_tables
 from twostream.runtime import configure_logging, package_versions
 from twostream.scores import ScoreFile, load_scores, split_files
 from twostream.streams import fused_spatial_cell, spatial_cells, temporal_cells
-from twostream.errors import run_entry_point
 
 
 def _read(folder: Path) -> dict[int, ScoreFile]:

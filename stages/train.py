@@ -29,12 +29,12 @@ import torch
 from twostream.config import ROLES, ParamsError, load_params
 from twostream.curves import TrainingCurves
 from twostream.distributed import join, leave
+from twostream.errors import run_entry_point
 from twostream.fit import PartData, fit_split
 from twostream.models import WeightsError
 from twostream.runtime import configure_logging, pick_device
 from twostream.splits import SplitError, load_table
 from twostream.streams import STREAMS, cell
-from twostream.errors import run_entry_point
 
 
 def main(argv: list[str] | None = None) -> None:

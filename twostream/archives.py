@@ -24,10 +24,11 @@ import stat
 import subprocess
 import tarfile
 import zipfile
-from twostream.errors import UserError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from twostream.errors import UserError
 
 log = logging.getLogger(__name__)
 MARKER = ".extracted.json"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
 from twostream.errors import UserError
 
 T = TypeVar("T")

@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 
-from twostream.progress import progress
 from twostream.errors import UserError
+from twostream.progress import progress
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from twostream.synthetic import same_action
 from twostream.errors import UserError
+from twostream.synthetic import same_action
 
 UCF_OVERLAPPING_HMDB: dict[str, str] = {
     "Archery": "shoot_bow",

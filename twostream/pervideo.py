@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twostream.progress import progress
-
-from twostream.store import is_current
 from twostream.errors import UserError
+from twostream.progress import progress
+from twostream.store import is_current
 
 log = logging.getLogger(__name__)
 FAILURES = "failures.json"

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+
 from twostream.errors import UserError
 
 log = logging.getLogger(__name__)

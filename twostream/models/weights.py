@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from twostream.models.normalise import IMAGENET_MEAN, IMAGENET_STD
 from twostream.errors import UserError
+from twostream.models.normalise import IMAGENET_MEAN, IMAGENET_STD
 
 MATCONVNET_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-m-2048.mat"
 TORCHVISION_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1",
