@@ -16,8 +16,6 @@ from pathlib import Path
 
 from twostream.config import ROLES, EvaluateParams, Params, load_params
 from twostream.errors import UserError
-from twostream.runtime import configure_logging
-from twostream.streams import fused_spatial_cell
 
 # With both model files named and no params.yaml: the paper's 25 frames x 10 crops.
 PAPER_PROTOCOL = EvaluateParams(frames=25, crops=10, batch_size=50)
@@ -28,6 +26,8 @@ TRACE_FROM = 8
 
 def _default_models(params: Params, part: str) -> tuple[Path, Path, Path]:
     """(spatial, temporal, SVM) files of ``part``'s fused pair, first split of ``run.splits``."""
+    from twostream.streams import fused_spatial_cell  # (torch: imported only once videos are checked)
+
     split = params.run.splits[0]
     temporal = params.fusion.temporal if part == "ucf101" else params.fusion.hmdb_temporal
     return (Path("models") / part / "spatial" / fused_spatial_cell(params) / f"split{split}.pt",
@@ -70,14 +70,16 @@ def picture_names(videos: list[Path], folder: Path) -> dict[Path, Path]:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from twostream.predict import TrainedStream, load_svm, predict
-
-    configure_logging("predict")
     videos, unreadable = readable_videos(args.videos)
     for video, why in unreadable.items():
         print(f"{video}: {why}", file=sys.stderr)
     if not videos:
         return 2
+    # torch takes seconds to import: only once there is a video to score.
+    from twostream.predict import TrainedStream, load_svm, predict
+    from twostream.runtime import configure_logging
+
+    configure_logging("predict")
     try:
         if args.spatial and args.temporal and not args.params.is_file():
             params, protocol = None, PAPER_PROTOCOL  # model files named: params.yaml is optional
