@@ -58,7 +58,9 @@ def test_real_rar_archives_extract_exactly(tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.mark.skipif(shutil.which("unar") is None,
                     reason="needs the Debian package 'unar' (apt-get install unar; .ci/run does)")
-@pytest.mark.parametrize("name", ["rar3-subdirs", "rar5-subdirs", "rar3-solid"])
+# Not rar5-subdirs: Debian's unar 1.10 fails to parse it ("Attempted to read more data than was
+# available"); the UnRAR library, tried first, unpacks it (test above).
+@pytest.mark.parametrize("name", ["rar3-subdirs", "rar3-solid"])
 def test_real_rar_archives_extract_exactly_with_unar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      name: str) -> None:
     monkeypatch.setattr(archives, "_unrar_library", lambda *_: False)
