@@ -11,6 +11,7 @@ model is wrapped in DistributedDataParallel (see :mod:`twostream.distributed`).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -23,7 +24,8 @@ from torch import nn
 
 from twostream.config import Schedule, StreamParams
 from twostream.distributed import World
-from twostream.models.backbones import freeze_all_but_class_layer, hold_batchnorm
+from twostream.models.backbones import (batchnorm_layers, freeze_all_but_class_layer,
+                                        hold_batchnorm, recompute_batchnorm)
 from twostream.runtime import autocast
 from twostream.tasks import Heads
 
@@ -94,7 +96,10 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     """Train ``model`` for ``recipe.schedule.iterations`` SGD steps on ``make_batches(start)``.
 
     ``heads``: the class layer's per-dataset heads under multi-task training (each head's loss
-    over its own samples, summed); by default one softmax over every class.
+    over its own samples, summed); by default one softmax over every class. A net with BatchNorm
+    whose layers learned then gets exact statistics from the first
+    ``block.bn_recompute_batches`` training batches (see :func:`recompute_batchnorm`; each rank
+    its own under torchrun, the main rank's are saved).
 
     Returns the bare model (not its DDP wrapper) in training mode on ``device``.
     """
@@ -150,6 +155,16 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
             loss_sum, correct, seen = 0.0, 0, 0
         if iteration % checkpoint.every == 0 or iteration == schedule.iterations:
             checkpoint.save(model, optimizer, iteration)
+    if not recipe.last_layer_only and block.bn_recompute_batches and batchnorm_layers(model):
+        # After the checkpoint: a run killed here resumes at the end and recomputes again.
+        inputs = (x.to(device, non_blocking=True) for x, _ in
+                  itertools.islice(make_batches(0), block.bn_recompute_batches))
+        if fast_layout:
+            inputs = (x.contiguous(memory_format=torch.channels_last) for x in inputs)
+        with autocast(device, block.amp):
+            used = recompute_batchnorm(model, inputs)
+        if world.main:
+            log.info("BatchNorm statistics recomputed on %d training batches", used)
     if fast_layout:
         model.to(memory_format=torch.contiguous_format)
     return model

@@ -43,3 +43,67 @@ def test_last_layer_setting_trains_the_class_layer_only_and_holds_batchnorm():
     model(torch.randn(4, 3, 64, 64) * 3 + 1)
     assert not bn.training and torch.equal(bn.running_mean, before)
     assert any(m.training for m in model.modules() if isinstance(m, nn.Dropout))
+
+
+def test_recomputed_batchnorm_statistics_are_exact_under_the_final_weights():
+    """The running averages of a short run (momentum 0.01, as EfficientNet's) still hold the
+    initial statistics; recomputing gives the exact mean and variance of the data seen, with
+    dropout off, and leaves the layer's own momentum as it was."""
+    from twostream.models.backbones import recompute_batchnorm
+
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(3, momentum=0.01)
+    model = nn.Sequential(nn.Dropout(0.9), bn)
+    data = [torch.randn(16, 3) * 4 + 7 for _ in range(5)]
+    model.train()
+    with torch.no_grad():
+        model(data[0])
+    assert (bn.running_mean - 7).abs().max() > 5  # stale: 99% of the initial zero mean
+    assert recompute_batchnorm(model, iter(data)) == 5
+    everything = torch.cat(data)
+    assert torch.allclose(bn.running_mean, everything.mean(0), atol=1e-5)  # no dropout scaling
+    per_batch = torch.stack([x.var(0) for x in data]).mean(0)  # what eval mode should divide by
+    assert torch.allclose(bn.running_var, per_batch, atol=1e-4)
+    assert bn.momentum == 0.01 and model.training
+
+
+def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archives):
+    """After the last step: a fine-tuned BatchNorm net gets exact statistics from training
+    batches; a last-layer net keeps the held (ImageNet) ones; 0 batches keeps the averages."""
+    from torch.utils.data import DataLoader
+
+    from twostream.config import Schedule, SpatialParams
+    from twostream.samples import BalancedBatches, SpatialTrainSet
+    from twostream.store import archive_name
+    from twostream.train import Checkpoint, Recipe, train_stream
+
+    table, frames, _ = tiny_archives
+    paths = [frames / archive_name(v) for v in table["id"]]
+    labels = list(table["label"])
+    data = SpatialTrainSet(paths, labels, input_size=32, jitter=0.0, seed=0)
+
+    def batches(start):
+        return DataLoader(data, batch_sampler=BalancedBatches(labels, 4, 3, 0, start))
+
+    def trained(tmp, recompute, last_layer=False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.01), nn.ReLU(),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
+        block = SpatialParams(batch_size=4, channels_last=False, bn_recompute_batches=recompute)
+        train_stream(model, batches, Recipe(block, Schedule(3, ()), last_layer_only=last_layer),
+                     device=torch.device("cpu"), checkpoint=Checkpoint(tmp, {}, every=10))
+        return model
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        recomputed = trained(Path(tmp) / "a.pt", 2)
+        kept = trained(Path(tmp) / "b.pt", 0)
+        held = trained(Path(tmp) / "c.pt", 2, last_layer=True)
+    conv, bn = recomputed[0], recomputed[1]
+    with torch.no_grad():
+        seen = torch.cat([conv(x) for x, _ in list(batches(0))[:2]])
+    assert torch.allclose(bn.running_mean, seen.mean((0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(kept[1].running_mean, seen.mean((0, 2, 3)), atol=1e-2)
+    assert torch.equal(held[1].running_mean, torch.zeros(4))  # held: never updated

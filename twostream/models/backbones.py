@@ -8,6 +8,8 @@ for evaluation go through the same steps without weights, so a saved ``state_dic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -125,3 +127,40 @@ def hold_batchnorm(model: nn.Module) -> None:
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
 
+
+
+def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+    """Replace every BatchNorm layer's running statistics by their exact average over
+    ``batches`` under the final weights ("precise BN"), and return how many batches were used.
+
+    The running averages are an exponential mean over past steps, taken while the weights
+    moved, and EfficientNet's momentum of 0.01 keeps over half of ImageNet's statistics after 60
+    steps: after a short fine-tune they describe other weights and other images, and the net
+    scores near chance in eval mode while its training loss falls. Dropout is off while
+    the statistics are gathered (it is not applied at test time either).
+    """
+    layers = batchnorm_layers(model)
+    if not layers:
+        return 0
+    was_training = model.training
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average over the batches below
+    used = 0
+    for inputs in batches:
+        model(inputs)
+        used += 1
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    model.train(was_training)
+    return used
