@@ -77,3 +77,72 @@ def test_real_clips_short_truncated_and_odd_names(tmp_path):
     again = extract_frames(table, raw, out, FramesParams(short_side=64, workers=1))
     assert again.done == 0 and set(again.failures) == {"stub/v_stub_g01_c01"}
     assert list(json.loads((out / "warnings.json").read_text())) == ["cut/v_cut_g01_c01"]
+
+
+def test_middle_window_is_centred_consecutive_and_all_for_zero():
+    from twostream.frames import middle_window
+
+    assert middle_window(100, 0) == (0, 100)        # every frame (the paper)
+    assert middle_window(100, 48) == (26, 74)       # centred: 26 cut before, 26 after
+    assert middle_window(101, 48) == (26, 74)
+    assert middle_window(30, 48) == (0, 48)         # a shorter clip is kept whole
+    assert middle_window(0, 48) == (0, 48)          # unknown length: the first 48
+
+
+def _numbered_clip(path, frames: int):
+    """A clip whose frame i is grey level 4 * i, so a decoded frame tells where it came from."""
+    import numpy as np
+
+    from twostream.video import write_video
+
+    write_video(path, [np.full((48, 64, 3), 4 * i, np.uint8) for i in range(frames)], 25.0)
+
+
+def _levels(archive):
+    from twostream.store import ArchiveReader, frame_member
+
+    with ArchiveReader(archive) as reader:
+        return [round(float(reader.image(frame_member(i)).mean()) / 4)
+                for i in range(reader.meta["n_frames"])]
+
+
+def test_max_frames_keeps_the_middle_consecutive_frames(tmp_path):
+    import pandas as pd
+
+    raw = tmp_path / "raw"
+    (raw / "A").mkdir(parents=True)
+    _numbered_clip(raw / "A" / "v_A_g01_c01.avi", 40)
+    _numbered_clip(raw / "A" / "v_A_g01_c02.avi", 6)
+    table = pd.DataFrame({"id": ["A/v_A_g01_c01", "A/v_A_g01_c02"],
+                          "path": ["A/v_A_g01_c01.avi", "A/v_A_g01_c02.avi"]})
+    out = tmp_path / "frames"
+    result = extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=10, workers=1))
+    assert result.done == 2 and not result.failures
+    long, short = (out / archive_name(v) for v in table["id"])
+    assert _levels(long) == list(range(15, 25))
+    assert read_meta(long)["first_frame"] == 15 and read_meta(long)["n_frames"] == 10
+    assert _levels(short) == list(range(6))
+    assert not (out / "warnings.json").is_file() or json.loads((out / "warnings.json").read_text()) == {}
+    # every frame again: the changed param redoes both archives
+    extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=0, workers=1))
+    assert _levels(long) == list(range(40))
+
+
+def test_a_clip_shorter_than_it_declares_still_fills_its_window(tmp_path):
+    """Truncated files declare more frames than they hold: the window (placed by the declared
+    count) would run past the end; the last max_frames decoded frames are kept, and noted."""
+    import pandas as pd
+
+    raw = tmp_path / "raw"
+    (raw / "A").mkdir(parents=True)
+    whole = raw / "A" / "v_A_g01_c09.avi"
+    _numbered_clip(whole, 60)
+    data = whole.read_bytes()
+    whole.write_bytes(data[: int(len(data) * 0.5)])
+    table = pd.DataFrame({"id": ["A/v_A_g01_c09"], "path": ["A/v_A_g01_c09.avi"]})
+    out = tmp_path / "frames"
+    extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=10, workers=1))
+    levels = _levels(out / archive_name("A/v_A_g01_c09"))  # the window was frames 25-34
+    assert len(levels) == 10 and levels == list(range(levels[0], levels[0] + 10))
+    assert levels[-1] < 25
+    assert "of the 60 frames" in json.loads((out / "warnings.json").read_text())["A/v_A_g01_c09"]
