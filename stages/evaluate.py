@@ -53,16 +53,18 @@ def main(argv: list[str] | None = None) -> None:
         archives = [args.data_dir / archive_name(v) for v in rows["id"]]
         warn_short_clips(spec, archives, log)
         model = for_inference(model, spec.in_channels, spec.input_size, device, log)
+        amp = bool(saved["params"]["amp"]) and device.type == "cuda"  # what autocast will do
         scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
                               num_classes=len(saved["classes"]), batch_size=protocol.batch_size,
                               device=device, desc=f"{args.stream} {args.models_dir.name} split {split}",
-                              channels_last=True)
+                              amp=amp, channels_last=True)
         subset = rows[f"split{split}"].to_numpy()
         labels = rows["label"].to_numpy()
         meta = {"stream": args.stream, "split": split, "spec": saved["spec"], "data": saved["data"],
                 "cell": saved.get("cell", args.models_dir.name), "weights": saved.get("weights"),
                 "schedule": saved.get("schedule"), "trained_with": saved.get("trained_with", {}),
-                "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type}
+                "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type,
+                "amp": amp}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))
         for side in args.sides.split(","):

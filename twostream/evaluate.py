@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 
 @torch.inference_mode()
 def score_inputs(model: nn.Module, inputs: torch.Tensor, weights: torch.Tensor, batch_size: int,
-                 device: torch.device, channels_last: bool = False) -> np.ndarray:
-    """Weighted mean softmax over the inputs of one video -> (classes,)."""
+                 device: torch.device, channels_last: bool = False, *, amp: bool) -> np.ndarray:
+    """Weighted mean softmax over the inputs of one video -> (classes,); ``amp``: bfloat16
+    autocast on a CUDA device (the net's own training setting), float32 otherwise."""
     total = None
     for chunk, w in zip(torch.split(inputs, batch_size), torch.split(weights, batch_size)):
         chunk = chunk.to(device, non_blocking=True)
         if channels_last:
             chunk = chunk.contiguous(memory_format=torch.channels_last)
-        with autocast(device):
+        with autocast(device, amp):
             probs = torch.softmax(model(chunk).float(), dim=1)
         part = (probs * w.to(device)[:, None]).sum(0)
         total = part if total is None else total + part
@@ -58,7 +59,7 @@ def for_inference(model: nn.Module, channels: int, size: int, device: torch.devi
 def score_videos(model: nn.Module, archives: Sequence[Path],
                  make_inputs: Callable[[ArchiveReader], tuple[torch.Tensor, torch.Tensor]], *,
                  num_classes: int, batch_size: int, device: torch.device, desc: str,
-                 channels_last: bool = False) -> np.ndarray:
+                 amp: bool, channels_last: bool = False) -> np.ndarray:
     """(videos, classes) scores; a video whose archive is missing or unreadable gets a NaN row,
     which every accuracy counts as wrong (it stays in the denominator)."""
     if not isinstance(model, torch.jit.ScriptModule):  # (a frozen module is ready as it is)
@@ -70,7 +71,8 @@ def score_videos(model: nn.Module, archives: Sequence[Path],
         try:
             with ArchiveReader(path) as reader:
                 inputs, weights = make_inputs(reader)
-                scores[row] = score_inputs(model, inputs, weights, batch_size, device, channels_last)
+                scores[row] = score_inputs(model, inputs, weights, batch_size, device,
+                                           channels_last, amp=amp)
         except (FileNotFoundError, KeyError, ValueError) as err:
             log.warning("%s: cannot score (%s); counted as wrong", path, err)
     return scores

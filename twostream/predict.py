@@ -137,7 +137,8 @@ def _score(stream: TrainedStream, archive: Path, protocol: EvaluateParams) -> np
     with ArchiveReader(archive) as reader:
         inputs, weights = test_inputs(stream.spec, reader, protocol)
     return score_inputs(stream.model, inputs, weights, protocol.batch_size, torch.device("cpu"),
-                        channels_last=not isinstance(stream.model, torch.jit.ScriptModule))
+                        channels_last=not isinstance(stream.model, torch.jit.ScriptModule),
+                        amp=False)
 
 
 @dataclass
