@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             meta = next(iter(scores[(part, stream, provenance["fused"][part][stream])].values())).meta
             provenance.setdefault("streams", {}).setdefault(part, {})[stream] = {
                 **meta["spec"], "cell": meta.get("cell"), "weights": meta.get("weights"),
-                "data": meta["data"], "device": meta["device"]}
+                "data": meta["data"], "device": meta["device"], "amp": meta.get("amp")}
     provenance["schedules"] = {f"{c.part}/{c.stream}/{c.name}": scores[(c.part, c.stream, c.name)][
         min(c.accuracy)].meta.get("schedule") for c in cells}
     provenance["test_protocol"] = next(iter(spatial_ucf.values())).meta["protocol"]

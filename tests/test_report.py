@@ -129,3 +129,28 @@ def test_confusion_rows_and_per_class_gain():
     assert per_class[0] == {"class": "Spin", "videos": 2, "spatial": 0.0, "temporal": 100.0,
                             "temporal_gain": 100.0}
     assert per_class[1]["temporal_gain"] == 50.0
+
+
+def test_settings_are_read_from_what_ran_beside_the_paper():
+    from twostream.report import settings_vs_paper
+
+    provenance = {
+        "streams": {"ucf101": {
+            "spatial": {"input_size": 84, "cell": "last_layer-0.5",
+                        "data": {"recipe": {"short_side": 96, "max_frames": 48}}},
+            "temporal": {"input_size": 112, "width": 0.25, "cell": "multitask",
+                         "data": {"backend": "opencv-tvl1", "settings": {"epsilon": 0.01},
+                                  "bound": 20.0}}}},
+        "schedules": {"ucf101/temporal/multitask": {"iterations": 480},
+                      "ucf101/spatial/last_layer-0.5": {"iterations": 60}},
+        "test_protocol": {"frames": 25, "crops": 10},
+    }
+    rows = {r["param"]: (r["ours"], r["paper"]) for r in settings_vs_paper(provenance)}
+    assert rows["frames.short_side"] == (96, 256) and rows["frames.max_frames"] == (48, "all")
+    assert rows["spatial.input_size"] == (84, 224) and rows["temporal.input_size"] == (112, 224)
+    assert rows["temporal.schedule_scale"] == (480, 80000)
+    assert rows["spatial.schedule_scale"] == (60, 20000)
+    assert rows["flow.backend"][0] == "opencv-tvl1, epsilon 0.01"
+    assert rows["evaluate"] == ("25 x 10", "25 x 10")
+    provenance["streams"]["ucf101"]["spatial"]["data"]["recipe"]["max_frames"] = 0
+    assert {r["param"]: r["ours"] for r in settings_vs_paper(provenance)}["frames.max_frames"] == "all"

@@ -249,8 +249,47 @@ def _note(results: RunResults) -> str | None:
     return "; ".join(notes) or None
 
 
+def _iterations(schedules: dict[str, Any], key: str) -> int | None:
+    schedule = schedules.get(key) or {}
+    return schedule.get("iterations")
+
+
+def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[dict[str, Any]]:
+    """What the fused pair of ``part`` ran with beside the paper's setting: frame size and
+    length, crops, network width, iterations, flow and the test protocol, read from the score
+    files (what ran, not what params.yaml says now)."""
+    streams = provenance.get("streams", {}).get(part, {})
+    spatial, temporal = streams.get("spatial", {}), streams.get("temporal", {})
+    recipe = spatial.get("data", {}).get("recipe", {})
+    flow = temporal.get("data", {})
+    schedules = provenance.get("schedules", {})
+    protocol = provenance.get("test_protocol", {})
+    max_frames = recipe.get("max_frames", 0)
+    epsilon = (flow.get("settings") or {}).get("epsilon")
+    rows = [
+        ("frames.short_side", "frame short side (px)", recipe.get("short_side"), 256),
+        ("frames.max_frames", "frames per clip", max_frames or "all", "all"),
+        ("spatial.input_size", "spatial crop (px)", spatial.get("input_size"), 224),
+        ("temporal.input_size", "temporal crop (px)", temporal.get("input_size"), 224),
+        ("temporal.width", "temporal CNN-M width", temporal.get("width"), 1.0),
+        ("temporal.schedule_scale", "temporal iterations (from scratch)",
+         _iterations(schedules, f"{part}/temporal/{temporal.get('cell')}"), 80000),
+        ("spatial.schedule_scale", "spatial iterations (pre-trained)",
+         _iterations(schedules, f"{part}/spatial/{spatial.get('cell')}"), 20000),
+        ("flow.backend", "optical flow",
+         f"{flow.get('backend')}" + (f", epsilon {epsilon}" if epsilon is not None else ""),
+         "TV-L1 (OpenCV, GPU)"),
+        ("flow.bound", "flow bound (px)", flow.get("bound"), 20.0),
+        ("evaluate", "test frames x crops",
+         f"{protocol.get('frames')} x {protocol.get('crops')}" if protocol else None, "25 x 10"),
+    ]
+    return [{"param": key, "setting": name, "ours": ours, "paper": paper}
+            for key, name, ours, paper in rows]
+
+
 def build_tables(results: RunResults) -> dict[str, Any]:
     return {"datasets": results.datasets, "note": _note(results), "provenance": results.provenance,
+            "settings": {part: settings_vs_paper(results.provenance, part) for part in PARTS},
             "table1a": table_1a(results), "table1b": table_1b(results), "table2": table_2(results),
             "table3": table_3(results), "table4": table_4(results)}
 
@@ -329,6 +368,16 @@ def to_markdown(tables: dict[str, Any]) -> str:
                for row in tables[key]["rows"] for column, cell in row["cells"].items() if cell.get("cell")]
     weights += [f"Table 2 / {row['row']}: {row['backbone']}, weights: {row['weights']}"
                 for row in t2["rows"] if row.get("cell")]
+    settings = tables.get("settings", {})
+    if settings:
+        lines += ["", "## Settings: ours (the paper's)", "",
+                  "| setting | param | " + " | ".join(settings) + " | paper |",
+                  "|---|---|" + "---|" * len(settings) + "---|"]
+        first = next(iter(settings.values()))
+        for i, row in enumerate(first):
+            ours = [("-" if rows[i]["ours"] is None else str(rows[i]["ours"])) for rows in settings.values()]
+            lines.append(f"| {row['setting']} | `{row['param']}` | " + " | ".join(ours)
+                         + f" | {row['paper']} |")
     lines += ["", "## Provenance", "", "```", *_provenance_lines(tables["provenance"]),
               "cells:", *(f"  {w}" for w in weights), "```", ""]
     return "\n".join(lines)
