@@ -168,6 +168,8 @@ class FramesParams:
     short_side: int = _spec(256, lo=16)
     jpeg_quality: int = _spec(90, lo=1, hi=100)
     min_frames: int = _spec(2, lo=2, doc="fewer decodable frames = a failed video (no flow field)")
+    max_frames: int = _spec(0, lo=0, doc="keep the clip's middle max_frames consecutive frames; "
+                                        "0 = every frame (paper)")
     workers: int = _spec(0, lo=0, doc="0 = one process per core")
 
 
@@ -223,6 +225,9 @@ class StreamParams:
     amp: bool = _spec(True, doc="bfloat16 autocast on a CUDA GPU (ignored on the CPU)")
     gpu_decode: bool = _spec(True, doc="on a CUDA GPU, decode training JPEGs there (nvJPEG) and "
                                        "crop / flip / normalise batches on it")
+    bn_recompute_batches: int = _spec(20, lo=0, doc="BatchNorm nets: statistics recomputed on this "
+                                      "many training batches after the last step (0 = keep the "
+                                      "running averages, which lag a short fine-tune)")
 
     def schedule(self, kind: str) -> Schedule:
         return scaled_schedule(kind, self.schedule_scale)
