@@ -16,10 +16,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
+from twostream.store import archive_name
 
 pytestmark = pytest.mark.slow
 
@@ -189,3 +191,68 @@ def test_real_footage_end_to_end(project: Path):
         assert json.loads((project / f"data/{part}/frames/failures.json").read_text()) == {}
     # The user's folder is read, never modified (DVC's cache protection must not reach it).
     assert all(p.stat().st_mode & 0o200 for p in REAL.rglob("*.avi"))
+
+
+def _real10_cut(target: Path, clips: int = 4) -> tuple[Path, int]:
+    """A tiny cut of real UCF-101 footage, up to ``clips`` clips of distinct groups per class:
+    3 classes of ../shared/data/ucf101-real10 (XviD AVI and H.264 MP4) where it exists, else
+    the vendored Apache-2.0 AVI clips of it (tests/data/real/ucf101-real10). Returns the folder
+    and the number of clips."""
+    from conftest import REAL, SHARED_DATA
+
+    shared = SHARED_DATA / "ucf101-real10" if SHARED_DATA else None
+    if shared is not None and shared.is_dir():
+        source, classes = shared, ("Archery", "BalanceBeam", "BenchPress")
+    else:
+        source = REAL / "ucf101-real10"
+        classes = tuple(sorted(p.name for p in source.iterdir() if p.is_dir()))
+    copied = 0
+    for name in classes:
+        by_group: dict[str, Path] = {}
+        for path in sorted((source / name).iterdir()):
+            by_group.setdefault(re.search(r"_g(\d+)_", path.name).group(1), path)
+        (target / name).mkdir(parents=True)
+        for path in list(by_group.values())[:clips]:
+            shutil.copy(path, target / name / path.name)
+            copied += 1
+    return target, copied
+
+
+def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
+    """The real-footage preset (presets/ucf101-real10.yaml) as `bench/real10.py` applies it, on
+    3 classes x 2-4 clips of real UCF-101 footage cut to 20 frames: every stage runs, the frames
+    are each clip's middle 20, and the report records the settings that ran."""
+    from twostream.presets import load_preset, preset_flags
+    from twostream.scores import load_scores
+    from twostream.store import read_meta
+
+    cut, clips = _real10_cut(project.parent / "real10-cut")
+    values = load_preset(REPO / "presets/ucf101-real10.yaml", REPO)
+    values["folder.root"] = str(cut)
+    values["frames.max_frames"] = 20
+    for block in ("spatial", "temporal"):  # the tiny nets of this test's project
+        for key in ("input_size", "schedule_scale"):
+            values[f"{block}.{key}"] = TINY[block][key]
+    values["table1a.dropouts"] = [0.5]  # fewer cells than the preset's whole pipeline: CI time
+    _run(["git", "checkout", "params.yaml"], project)
+    fewer = ["-S", "~table1b.trajectory3", "-S", "~table1b.bidirectional2_sub"]
+    output = _run(["dvc", "exp", "run", *preset_flags(values), *fewer], project)
+    assert {"data@ucf101", "frames@ucf101", "flow@ucf101", "fuse@ucf101", "report"} <= _ran(output)
+    table = pd.read_csv(project / "data/ucf101/splits.csv")
+    assert table["class"].nunique() == 3 and len(table) == clips
+    for video_id in table["id"]:
+        meta = read_meta(project / "data/ucf101/frames" / archive_name(video_id))
+        assert meta["n_frames"] == 20 and meta["recipe"]["max_frames"] == 20
+        assert meta["first_frame"] == (meta["declared_frames"] - 20) // 2
+        flow = read_meta(project / "data/ucf101/flow" / archive_name(video_id))
+        assert flow["n_fields"] == 19 and flow["backend"] == "opencv-tvl1"
+    tables = json.loads((project / "metrics/tables.json").read_text())
+    assert tables["datasets"]["ucf101"] == "folder"
+    settings = {r["param"]: r["ours"] for r in tables["settings"]["ucf101"]}
+    assert settings["frames.max_frames"] == 20 and settings["frames.short_side"] == 96
+    assert settings["flow.backend"] == "opencv-tvl1, epsilon 0.05"
+    assert "## Settings" in (project / "metrics/tables.md").read_text()
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert all(0 <= v <= 100 for v in summary["table4"]["ucf101"].values())
+    scored = load_scores(project / "metrics/scores/ucf101/spatial/finetune-0.5/split1.npz")
+    assert scored.meta["amp"] is False and scored.meta["device"] == "cpu"

@@ -278,7 +278,7 @@ def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[
          _iterations(schedules, f"{part}/spatial/{spatial.get('cell')}"), 20000),
         ("flow.backend", "optical flow",
          f"{flow.get('backend')}" + (f", epsilon {epsilon}" if epsilon is not None else ""),
-         "TV-L1 (OpenCV, GPU)"),
+         "Brox (OpenCV, GPU)"),
         ("flow.bound", "flow bound (px)", flow.get("bound"), 20.0),
         ("evaluate", "test frames x crops",
          f"{protocol.get('frames')} x {protocol.get('crops')}" if protocol else None, "25 x 10"),
