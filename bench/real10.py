@@ -64,7 +64,7 @@ def run_timed(command: list[str], log: Path) -> tuple[dict[str, float], float]:
 def kind(stage: str) -> str:
     """A stage's family for the time table: its name before '@', with the part kept for the
     per-dataset stages (data, frames, flow)."""
-    name, _, item = stage.partition("@")
+    name = stage.partition("@")[0]
     return stage if name in ("data", "frames", "flow") else name
 
 

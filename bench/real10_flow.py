@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from twostream.evaluate import accuracy  # noqa: E402
-from twostream.presets import load_preset  # noqa: E402
+from twostream.presets import load_preset, with_overrides  # noqa: E402
 from twostream.scores import load_scores, split_files  # noqa: E402
 from results import report  # noqa: E402
 
@@ -43,18 +43,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "torch-tvl1 eps 0.05": {"backend": "torch-tvl1", "tvl1_epsilon": 0.05},
     "opencv-farneback": {"backend": "opencv-farneback"},
 }
-
-
-def params_with(base: dict[str, Any], dotted: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of params.yaml's mapping with ``block.key`` values replaced."""
-    out = json.loads(json.dumps(base))
-    for key, value in dotted.items():
-        node = out
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
-    return out
 
 
 def stage(args: list[str], log: Path) -> float:
@@ -81,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     preset = load_preset(args.preset, ROOT)
-    base = params_with(yaml.safe_load((ROOT / "params.yaml").read_text()),
+    base = with_overrides(yaml.safe_load((ROOT / "params.yaml").read_text()),
                        {**preset, "run.splits": args.splits, "flow.backward": False})
     base["table1b"] = {args.cell: base["table1b"][args.cell]}  # the others may need backward flow
     base["table2"]["input"] = args.cell
@@ -98,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         slug = name.replace(" ", "_")
         params_file = work / f"params-{slug}.yaml"
         params_file.write_text(yaml.safe_dump(
-            params_with(base, {f"flow.{k}": v for k, v in SETTINGS[name].items()}), sort_keys=False))
+            with_overrides(base, {f"flow.{k}": v for k, v in SETTINGS[name].items()}), sort_keys=False))
         flow, models, scores = work / f"flow-{slug}", work / f"models-{slug}", work / f"scores-{slug}"
         common = ["--params", str(params_file)]
         seconds = {"flow": stage(["stages/flow.py", str(frames), str(splits_csv), str(flow), *common], log)}

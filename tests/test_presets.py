@@ -5,18 +5,14 @@ import yaml
 
 from conftest import REPO
 from twostream.config import ParamsError, load_params
-from twostream.presets import PresetError, as_flag_value, load_preset, preset_flags
+from twostream.presets import PresetError, as_flag_value, load_preset, preset_flags, with_overrides
 
 
 def _apply(values: dict, tmp_path: Path) -> Path:
     """params.yaml with a preset's values set, as `dvc exp run -S` would write it."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for key, value in values.items():
-        node = params
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = yaml.safe_load(as_flag_value(value))  # what -S parses back
+    parsed = {key: yaml.safe_load(as_flag_value(value)) for key, value in values.items()}  # what -S parses back
+    params = with_overrides(params, parsed)
     out = tmp_path / "params.yaml"
     out.write_text(yaml.safe_dump(params))
     return out
@@ -56,3 +52,12 @@ def test_bad_presets_are_named(tmp_path):
     typo.write_text("frames.max_frame: 48\n")
     with pytest.raises(ParamsError, match="max_frame"):
         load_params(_apply(load_preset(typo, REPO), tmp_path))
+
+
+def test_overrides_copy_the_params_and_name_a_missing_block():
+    params = {"frames": {"short_side": 96, "workers": 0}, "run": {"splits": [1]}}
+    out = with_overrides(params, {"frames.short_side": 128, "run.splits": [1, 2]})
+    assert out == {"frames": {"short_side": 128, "workers": 0}, "run": {"splits": [1, 2]}}
+    assert params["frames"]["short_side"] == 96 and params["run"]["splits"] == [1]
+    with pytest.raises(PresetError, match="framez.short_side: params.yaml has no block 'framez'"):
+        with_overrides(params, {"framez.short_side": 128})

@@ -40,9 +40,10 @@ def middle_window(declared: int, max_frames: int) -> tuple[int, int]:
 
 
 def window_frames(video: VideoReader, short_side: int, max_frames: int
-                  ) -> tuple[list[np.ndarray], int, int]:
-    """The resized frames of the clip's middle window, where it starts, and how many frames
-    were read (fewer than the window's end: the file is shorter than it declares).
+                  ) -> tuple[list[np.ndarray], int, int, int]:
+    """The resized frames of the clip's middle window, where it starts, how many frames were
+    read, and the window's planned end (more than were read: the file is shorter than it
+    declares).
 
     Reading stops at the window's end. If the file holds fewer frames than it declares, the
     last ``max_frames`` decoded ones are kept, so a truncated clip still gives a full window.
@@ -55,7 +56,7 @@ def window_frames(video: VideoReader, short_side: int, max_frames: int
         read += 1
         if read >= stop:
             break
-    return list(kept), read - len(kept), read
+    return list(kept), read - len(kept), read, stop
 
 
 def decode_to_archive(job: Job) -> str | None:
@@ -68,8 +69,8 @@ def decode_to_archive(job: Job) -> str | None:
     height = width = first = 0
     with VideoReader(job.source) as video:
         if max_frames:
-            frames, first, read = window_frames(video, short_side, max_frames)
-            expected = middle_window(video.declared, max_frames)[1] if video.declared else read
+            frames, first, read, stop = window_frames(video, short_side, max_frames)
+            expected = stop if video.declared else read
         else:
             frames = video.frames(short_side)
         for i, frame in enumerate(frames):

@@ -8,6 +8,7 @@ it) and a copy of it under ``dvc exp run --temp`` read the same folder.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,19 @@ def preset_flags(values: dict[str, Any]) -> list[str]:
     for key, value in values.items():
         flags += ["-S", f"{key}={as_flag_value(value)}"]
     return flags
+
+
+def with_overrides(params: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a params.yaml mapping with each ``block.key`` of ``values`` set, as
+    ``dvc exp run -S`` would write it (a key whose block is missing fails by name)."""
+    out = copy.deepcopy(params)
+    for key, value in values.items():
+        node = out
+        *path, last = key.split(".")
+        for depth, part in enumerate(path):
+            if not isinstance(node.get(part), dict):
+                raise PresetError(f"{key}: params.yaml has no block "
+                                  f"'{'.'.join(path[:depth + 1])}' (see params.yaml)")
+            node = node[part]
+        node[last] = value
+    return out
