@@ -94,7 +94,7 @@ def run_stage(name: str, count: int, width: int, height: int, batch: int) -> dic
 
     from twostream.config import FlowParams
     from twostream.flow.extract import extract_flow
-    from twostream.store import archive_name, encode_jpeg, frame_member, write_archive
+    from twostream.store.zipstore import archive_name, encode_jpeg, frame_member, write_archive
 
     import cv2
 

@@ -46,10 +46,10 @@ def make_clip(path: Path, frames: int, width: int, height: int) -> None:
 
 
 def run_one(method: str, clip: Path, short_side: int) -> dict[str, float]:
-    from twostream.frames import decode_to_archive
-    from twostream.pervideo import Job
-    from twostream.store import encode_jpeg
-    from twostream.video import read_video, resize_short_side
+    from twostream.frames.extract import decode_to_archive
+    from twostream.store.pervideo import Job
+    from twostream.store.zipstore import encode_jpeg
+    from twostream.frames.video import read_video, resize_short_side
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +83,7 @@ def main() -> None:
         make_clip(clip, args.frames, args.width, args.height)
         size_mb = clip.stat().st_size / 2**20
         baseline = json.loads(subprocess.run(
-            [sys.executable, "-c", "import json, resource, twostream.frames; print(json.dumps("
+            [sys.executable, "-c", "import json, resource, twostream.frames.extract; print(json.dumps("
              "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"],
             capture_output=True, text=True, check=True, cwd=ROOT).stdout)
         results = {}
@@ -95,7 +95,7 @@ def main() -> None:
     lines = [f"### decoding one {args.width}x{args.height} clip of {args.frames} frames to a frames "
              f"archive, short side {args.short_side} ({datetime.date.today()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores; clip {size_mb:.0f} MB (MJPG); "
-             f"a process that only imports twostream.frames peaks at {baseline:.0f} MB", "",
+             f"a process that only imports twostream.frames.extract peaks at {baseline:.0f} MB", "",
              "| method | peak RSS (MB) | above the import (MB) | seconds |", "|---|---|---|---|"]
     for method, r in results.items():
         lines.append(f"| {method} | {r['peak_mb']:.0f} | {r['peak_mb'] - baseline:.0f} | "

@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from twostream.config import load_params  # noqa: E402
-from twostream.fit import available_archives, decodes_on_gpu, training_batches  # noqa: E402
+from twostream.training.fit import available_archives, decodes_on_gpu, training_batches  # noqa: E402
 from twostream.models import WeightsError  # noqa: E402
 from twostream.models.backbones import freeze_all_but_class_layer  # noqa: E402
 from twostream.runtime import autocast, pick_device  # noqa: E402
-from twostream.splits import load_table, select  # noqa: E402
+from twostream.datasets.splits import load_table, select  # noqa: E402
 from twostream.streams import cell, spatial_cells, train_set  # noqa: E402
 from results import report  # noqa: E402
 

@@ -14,15 +14,15 @@ import argparse
 import shutil
 from pathlib import Path
 
-from twostream.archives import ArchiveError
+from twostream.datasets.archives import ArchiveError
 from twostream.config import ROLES, ParamsError, load_params
-from twostream.datasets import prepare_dataset
-from twostream.download import DownloadError
+from twostream.datasets.official import prepare_dataset
+from twostream.datasets.download import DownloadError
 from twostream.errors import run_entry_point
-from twostream.folder import prepare_folder
+from twostream.datasets.folder import prepare_folder
 from twostream.runtime import configure_logging
-from twostream.splits import SPLITS, SplitError, save_table
-from twostream.synthetic import generate, read_generated
+from twostream.datasets.splits import SPLITS, SplitError, save_table
+from twostream.datasets.synthetic import generate, read_generated
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,15 +12,14 @@ import argparse
 import logging
 from pathlib import Path
 
-import torch
-
 from twostream.config import as_dict, load_params
 from twostream.errors import run_entry_point
-from twostream.evaluate import accuracy, for_inference, score_videos
+from twostream.evaluation.scoring import accuracy, for_inference, score_videos
+from twostream.models.model_file import ModelFile
 from twostream.runtime import configure_logging, pick_device
-from twostream.scores import ScoreFile, save_scores
-from twostream.splits import load_table
-from twostream.store import archive_name
+from twostream.evaluation.scores import ScoreFile, save_scores
+from twostream.datasets.splits import load_table
+from twostream.store.zipstore import archive_name
 from twostream.streams import STREAMS, StreamSpec, test_inputs, warn_short_clips
 
 
@@ -44,27 +43,26 @@ def main(argv: list[str] | None = None) -> None:
     if not models:
         raise SystemExit(f"{args.models_dir}: no split<k>.pt model files; run train_{args.stream}")
     for model_file in models:
-        saved = torch.load(model_file, map_location="cpu", weights_only=False)
-        spec = StreamSpec(**saved["spec"])
-        model, _ = spec.build(len(saved["classes"]))
-        model.load_state_dict(saved["state_dict"])
-        split = saved["split"]
+        saved = ModelFile.load(model_file, args.stream)
+        spec = StreamSpec(**saved.spec)
+        model, _ = spec.build(len(saved.classes))
+        model.load_state_dict(saved.state_dict)
+        split = saved.split
         rows = table[table[f"split{split}"].isin(args.sides.split(","))].reset_index(drop=True)
         archives = [args.data_dir / archive_name(v) for v in rows["id"]]
         warn_short_clips(spec, archives, log)
         model = for_inference(model, spec.in_channels, spec.input_size, device, log)
-        amp = bool(saved["params"]["amp"]) and device.type == "cuda"  # what autocast will do
+        amp = bool(saved.params["amp"]) and device.type == "cuda"  # what autocast will do
         scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
-                              num_classes=len(saved["classes"]), batch_size=protocol.batch_size,
+                              num_classes=len(saved.classes), batch_size=protocol.batch_size,
                               device=device, desc=f"{args.stream} {args.models_dir.name} split {split}",
                               amp=amp, channels_last=True)
         subset = rows[f"split{split}"].to_numpy()
         labels = rows["label"].to_numpy()
-        meta = {"stream": args.stream, "split": split, "spec": saved["spec"], "data": saved["data"],
-                "cell": saved.get("cell", args.models_dir.name), "weights": saved.get("weights"),
-                "schedule": saved.get("schedule"), "trained_with": saved.get("trained_with", {}),
-                "classes": saved["classes"], "protocol": as_dict(protocol), "device": device.type,
-                "amp": amp}
+        meta = {"stream": args.stream, "split": split, "spec": saved.spec, "data": saved.data,
+                "cell": saved.cell, "weights": saved.weights, "schedule": saved.schedule,
+                "trained_with": saved.trained_with, "classes": saved.classes,
+                "protocol": as_dict(protocol), "device": device.type, "amp": amp}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))
         for side in args.sides.split(","):

@@ -16,9 +16,9 @@ from pathlib import Path
 from twostream.config import load_params
 from twostream.errors import run_entry_point
 from twostream.flow.extract import extract_flow
-from twostream.pervideo import MachineError
+from twostream.store.pervideo import MachineError
 from twostream.runtime import configure_logging, torchrun_shard
-from twostream.splits import load_table
+from twostream.datasets.splits import load_table
 
 
 def main(argv: list[str] | None = None) -> None:

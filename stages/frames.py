@@ -10,10 +10,10 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.errors import run_entry_point
-from twostream.frames import extract_frames
-from twostream.pervideo import MachineError
+from twostream.frames.extract import extract_frames
+from twostream.store.pervideo import MachineError
 from twostream.runtime import configure_logging
-from twostream.splits import load_table
+from twostream.datasets.splits import load_table
 
 
 def main(argv: list[str] | None = None) -> None:

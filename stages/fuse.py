@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from twostream.config import as_dict, load_params
+from twostream.config import load_params
 from twostream.errors import run_entry_point
-from twostream.evaluate import accuracy
-from twostream.fusion import average_fusion, fit_fusion_svm
+from twostream.evaluation.late_fusion import PairScores, PairingError, fuse_split
+from twostream.evaluation.scores import ScoreFile, load_scores, save_scores, split_files
+from twostream.evaluation.scoring import accuracy
 from twostream.runtime import configure_logging
-from twostream.scores import ScoreFile, load_scores, save_scores, split_files
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,38 +40,21 @@ def main(argv: list[str] | None = None) -> None:
     spatial_files, temporal_files = split_files(args.spatial_dir), split_files(args.temporal_dir)
     common = sorted(set(spatial_files) & set(temporal_files))
     if not common:
-        raise SystemExit(f"no split scored by both streams in {args.spatial_dir} and {args.temporal_dir}")
+        raise PairingError(f"no split scored by both streams in {args.spatial_dir} and {args.temporal_dir}")
+    names = {"spatial": args.spatial_dir.name, "temporal": args.temporal_dir.name}
     for split in common:
-        spatial, temporal = load_scores(spatial_files[split]), load_scores(temporal_files[split])
-        spatial_train, temporal_train = (load_scores(args.train_dir / stream / f"split{split}.npz")
-                                         for stream in ("spatial", "temporal"))
-        for name, a, b in (("test", spatial, temporal), ("training", spatial_train, temporal_train)):
-            if not np.array_equal(a.ids, b.ids):
-                raise SystemExit(f"split {split}: the streams scored different {name} videos; "
-                                 f"rerun `dvc repro`")
-        if (spatial_train.meta.get("cell"), temporal_train.meta.get("cell")) != (
-                spatial.meta.get("cell"), temporal.meta.get("cell")):
-            raise SystemExit(f"split {split}: training scores come from other cells than the test "
-                             f"scores; rerun `dvc repro`")
-        ids, labels, s_test = spatial.side("test")
-        _, train_labels, s_train = spatial_train.side("train")
-        t_test, t_train = temporal.side("test")[2], temporal_train.side("train")[2]
-        svm, choice = fit_fusion_svm((s_train, t_train), train_labels, fusion.svm_c,
-                                     folds=fusion.svm_folds)
-        svm_scores = svm.scores(s_test, t_test)
+        pair = PairScores(load_scores(spatial_files[split]), load_scores(temporal_files[split]),
+                          *(load_scores(args.train_dir / s / f"split{split}.npz") for s in names))
+        fused = fuse_split(pair, split, fusion, names)
+        choice = fused.meta["svm"]
         log.info("split %d: SVM C = %g (cross-validated accuracy per C: %s)", split, choice["C"],
                  {c: round(v, 3) for c, v in choice["validation_accuracy"].items()})
-        fused = {"average": average_fusion(s_test, t_test), "svm": svm_scores}
-        meta = {"split": split, "fusion": as_dict(fusion), "classes": spatial.meta["classes"],
-                "svm": choice,
-                "cells": {"spatial": spatial.meta.get("cell", args.spatial_dir.name),
-                          "temporal": temporal.meta.get("cell", args.temporal_dir.name)}}
         if args.svm is not None:
-            svm.save(args.svm / f"split{split}.npz", **meta)
-        for method, scores in fused.items():
+            fused.svm.save(args.svm / f"split{split}.npz", **fused.meta)
+        for method, scores in fused.scores.items():
             save_scores(args.fused_dir / method / f"split{split}.npz",
-                        ScoreFile(ids, labels, np.full(len(ids), "test"), scores, meta))
-            log.info("split %d: fusion by %s: %.1f%%", split, method, 100 * accuracy(scores, labels))
+                        ScoreFile(fused.ids, fused.labels, np.full(len(fused.ids), "test"), scores, fused.meta))
+            log.info("split %d: fusion by %s: %.1f%%", split, method, 100 * accuracy(scores, fused.labels))
 
 
 if __name__ == "__main__":

@@ -20,20 +20,17 @@ so every later stage reads it as a single-head net. `--init DIR` starts from DIR
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
-import torch
-
 from twostream.config import ROLES, ParamsError, load_params
-from twostream.curves import TrainingCurves
-from twostream.distributed import join, leave
+from twostream.training.curves import TrainingCurves
+from twostream.training.distributed import join, leave
 from twostream.errors import run_entry_point
-from twostream.fit import PartData, fit_split
+from twostream.training.fit import PartData, fit_split
 from twostream.models import WeightsError
 from twostream.runtime import configure_logging, pick_device
-from twostream.splits import SplitError, load_table
+from twostream.datasets.splits import SplitError, load_table
 from twostream.streams import STREAMS, cell
 
 
@@ -92,8 +89,7 @@ def main(argv: list[str] | None = None) -> None:
                         raise SystemExit(f"--out {part}: cell {args.cell} has no {part} classifier "
                                          f"(it has {sorted(payloads)})")
                     target = folder / f"split{split}.pt"
-                    torch.save(payloads[part], target.with_suffix(".tmp"))
-                    os.replace(target.with_suffix(".tmp"), target)
+                    payloads[part].save(target)
                     log.info("saved %s", target)
                 (checkpoints / f"split{split}.pt").unlink(missing_ok=True)
             world.barrier()

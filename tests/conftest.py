@@ -32,7 +32,7 @@ def tiny_synthetic() -> SyntheticParams:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic: SyntheticParams) -> Path:
     """A generated dataset in UCF-101 layout: root/UCF-101 and root/ucfTrainTestlist."""
-    from twostream.synthetic import generate
+    from twostream.datasets.synthetic import generate
 
     root = tmp_path_factory.mktemp("synthetic")
     generate(tiny_synthetic, root)
@@ -44,8 +44,8 @@ def tiny_archives(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path):
     """(table, frames_dir, flow_dir) built by the real frames and flow code, one process."""
     from twostream.config import FlowParams, FramesParams
     from twostream.flow.extract import extract_flow
-    from twostream.frames import extract_frames
-    from twostream.splits import read_ucf_splits
+    from twostream.frames.extract import extract_frames
+    from twostream.datasets.splits import read_ucf_splits
 
     out = tmp_path_factory.mktemp("archives")
     table = read_ucf_splits(tiny_dataset / "ucfTrainTestlist")

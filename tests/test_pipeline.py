@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from twostream.store import archive_name
+from twostream.store.zipstore import archive_name
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +179,7 @@ def test_real_footage_end_to_end(project: Path):
     table2 = {row["row"]: row for row in tables["table2"]["rows"]}
     import pandas as pd
 
-    from twostream.overlap import extra_classes
+    from twostream.datasets.overlap import extra_classes
 
     ucf = pd.read_csv(project / "data/ucf101/splits.csv").drop_duplicates("label").sort_values("label")
     hmdb = pd.read_csv(project / "data/hmdb51/splits.csv")["class"].unique()
@@ -223,8 +223,8 @@ def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
     3 classes x 2-4 clips of real UCF-101 footage cut to 20 frames: every stage runs, the frames
     are each clip's middle 20, and the report records the settings that ran."""
     from twostream.presets import load_preset, preset_flags
-    from twostream.scores import load_scores
-    from twostream.store import read_meta
+    from twostream.evaluation.scores import load_scores
+    from twostream.store.zipstore import read_meta
 
     cut, clips = _real10_cut(project.parent / "real10-cut")
     values = load_preset(REPO / "presets/ucf101-real10.yaml", REPO)

@@ -5,9 +5,10 @@ import torch
 import yaml
 
 from twostream.config import EvaluateParams
-from twostream.evaluate import score_inputs
-from twostream.fit import data_provenance
-from twostream.store import ArchiveReader, archive_name
+from twostream.evaluation.scoring import score_inputs
+from twostream.models.model_file import ModelFile
+from twostream.training.fit import data_provenance
+from twostream.store.zipstore import ArchiveReader, archive_name
 from twostream.streams import StreamSpec
 from twostream.streams import test_inputs as protocol_inputs
 
@@ -15,14 +16,14 @@ from twostream.streams import test_inputs as protocol_inputs
 def _save(spec, classes, archive, path, cell=None):
     torch.manual_seed(len(str(path)))
     model, _ = spec.build(len(classes))
-    torch.save({"state_dict": model.state_dict(), "spec": spec.to_dict(), "classes": classes,
-                "data": data_provenance(archive), "cell": cell}, path)
+    ModelFile(model.state_dict(), spec.to_dict(), cell or "net", "ucf101", classes, 1, {"amp": False},
+              {}, 0, "none", data_provenance(archive), {}, 1, 1, "cpu").save(path)
     return model
 
 
 def test_predict_reproduces_the_pipeline_scores_and_draws_the_flow(tiny_dataset, tiny_archives, tmp_path):
     from twostream.predict import TrainedStream, predict
-    from twostream.splits import class_names
+    from twostream.datasets.splits import class_names
 
     table, frames, flow = tiny_archives
     classes = class_names(table)
@@ -77,7 +78,7 @@ def test_wrong_model_files_are_named_in_one_line(tiny_dataset, tiny_archives, tm
     """Swapped --spatial/--temporal, a file that is no model, an SVM that is no SVM: one line each
     naming the file and the fix, exit 2, no traceback."""
     from twostream.cli import main
-    from twostream.splits import class_names
+    from twostream.datasets.splits import class_names
 
     table, frames, flow = tiny_archives
     classes = class_names(table)
@@ -119,9 +120,9 @@ def test_predict_command_adds_the_fusion_svm_of_its_pair(tiny_dataset, tiny_arch
     on another pair of nets is refused when named, and left out with a note by default."""
     from conftest import REPO
     from twostream.cli import main
-    from twostream.fusion import FusionSvm
+    from twostream.evaluation.fusion import FusionSvm
     from twostream.predict import TrainedStream, load_svm, predict
-    from twostream.splits import class_names
+    from twostream.datasets.splits import class_names
 
     table, frames, flow = tiny_archives
     classes = class_names(table)
@@ -168,7 +169,7 @@ def test_a_damaged_video_is_scored_with_a_warning_saying_how_much_decoded(tiny_a
     so instead of looking as confident as a whole clip's."""
     from conftest import REAL
     from twostream.cli import main
-    from twostream.splits import class_names
+    from twostream.datasets.splits import class_names
 
     table, frames, flow = tiny_archives
     classes = class_names(table)

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 DATASETS = ("synthetic", "synthetic_hmdb", "ucf101", "hmdb51", "folder")
 ROLES = ("ucf101", "hmdb51")  # the paper's two datasets: Tables 1 and 3 on UCF-101, Table 2 on HMDB-51
-APPEARANCES = ("Ember", "Moss", "Azure", "Amber")  # twostream.synthetic: colour + texture
+APPEARANCES = ("Ember", "Moss", "Azure", "Amber")  # twostream.datasets.synthetic: colour + texture
 MOTIONS = ("Slide", "Rise", "Spin", "Grow", "Fall", "Shake")
 LAYOUTS = ("ucf101", "hmdb51")  # official file formats a generated dataset is written in
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
@@ -35,7 +35,7 @@ SPATIAL_SETTINGS = ("scratch", "finetune", "last_layer")  # Table 1a's rows
 TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
-STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.flow.stacking
+STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.inputs.stacking
 # Table 2's temporal nets on hmdb51: alone, fine-tuned from the ucf101 net, plus the ucf101 classes
 # that do not overlap hmdb51's, multi-task (one trunk, a head per dataset).
 TABLE2_ROWS = ("alone", "finetuned", "extra_classes", "multitask")
@@ -65,7 +65,7 @@ class RunParams:
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticParams:
-    """A generated dataset: class = appearance x motion (see twostream.synthetic).
+    """A generated dataset: class = appearance x motion (see twostream.datasets.synthetic).
 
     ``synthetic`` stands in for UCF-101 (written in its formats), ``synthetic_hmdb`` for HMDB-51:
     its own classes, some motions shared with ``synthetic`` and some not, fewer training clips.
@@ -146,7 +146,7 @@ class HmdbParams(SourceParams):
 @dataclasses.dataclass(frozen=True)
 class FolderParams:
     """Your own videos, ``<root>/<Class>/<video>``; three splits are made from ``seed``
-    (twostream.folder), ``_gNN_`` groups never straddling train and test."""
+    (twostream.datasets.folder), ``_gNN_`` groups never straddling train and test."""
     root: str = _spec("", doc="the folder of class folders")
     test_fraction: float = _spec(0.3, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
                                  doc="share of each class's groups held out per split")
@@ -312,7 +312,7 @@ class Table2Params:
                                             "samples a single-dataset net gets")
     extra_classes: tuple[str, ...] = _spec(("auto",),
                                            doc="ucf101 classes added to hmdb51's; auto = those "
-                                               "that do not overlap (twostream.overlap)")
+                                               "that do not overlap (twostream.datasets.overlap)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,20 +19,16 @@ import numpy as np
 import torch
 
 from twostream.config import EvaluateParams
-from twostream.evaluate import for_inference, score_inputs
+from twostream.evaluation.scoring import for_inference, score_inputs
 from twostream.flow.extract import flow_to_archive
-from twostream.errors import UserError
-from twostream.fusion import FusionSvm, SvmFileError
-from twostream.frames import decode_to_archive, file_digest
-from twostream.pervideo import Job
-from twostream.store import ArchiveReader, read_meta
+from twostream.evaluation.fusion import FusionSvm, SvmFileError
+from twostream.frames.extract import decode_to_archive, file_digest
+from twostream.models.model_file import ModelFile, ModelFileError  # noqa: F401 (raised to the cli)
+from twostream.store.pervideo import Job
+from twostream.store.zipstore import ArchiveReader, read_meta
 from twostream.streams import StreamSpec, test_inputs
 
 log = logging.getLogger(__name__)
-
-
-class ModelFileError(UserError, ValueError):
-    """A file given as a model is missing, not a model of this pipeline, or of the other stream."""
 
 
 @dataclass
@@ -50,37 +46,14 @@ class TrainedStream:
     def load(cls, path: Path, stream: str | None = None, trace: bool = True) -> "TrainedStream":
         """``stream``: the stream the file must be (``--spatial`` / ``--temporal``). ``trace``:
         trace and freeze the net for the CPU (seconds once, then ~1.5x faster per video)."""
-        saved = read_model_file(path, stream)
-        spec = StreamSpec(**saved["spec"])
-        model, _ = spec.build(len(saved["classes"]))
-        model.load_state_dict(saved["state_dict"])
+        saved = ModelFile.load(path, stream)
+        spec = StreamSpec(**saved.spec)
+        model, _ = spec.build(len(saved.classes))
+        model.load_state_dict(saved.state_dict)
         model.eval()
         if trace:
             model = for_inference(model, spec.in_channels, spec.input_size, torch.device("cpu"), log)
-        return cls(path, spec, list(saved["classes"]), saved["data"], model, saved.get("cell"),
-                   saved.get("split"))
-
-
-MODEL_KEYS = ("state_dict", "spec", "classes", "data")
-
-
-def read_model_file(path: Path, stream: str | None = None) -> dict[str, Any]:
-    """A model file's contents, checked: a wrong file fails naming it and what to give instead."""
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no model file; train it first (`dvc repro`) or give "
-                             f"another with --spatial / --temporal")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - pickle and zip fail in many ways on a wrong file
-        raise ModelFileError(f"{path}: not a model file of this pipeline "
-                             f"(models/<part>/<stream>/<net>/split<k>.pt): {type(err).__name__}") from None
-    if not isinstance(saved, dict) or any(k not in saved for k in MODEL_KEYS):
-        raise ModelFileError(f"{path}: not a model file of this pipeline (it lacks "
-                             f"{[k for k in MODEL_KEYS if not isinstance(saved, dict) or k not in saved]})")
-    found = saved["spec"].get("stream")
-    if stream is not None and found != stream:
-        raise ModelFileError(f"{path}: a {found} model given as --{stream}; give it as --{found}")
-    return saved
+        return cls(path, spec, list(saved.classes), saved.data, model, saved.cell, saved.split)
 
 
 @dataclass

@@ -20,11 +20,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
-                               Schedule, StreamParams, scaled_schedule)
+                              Schedule, StreamParams, scaled_schedule)
 from twostream.models import Pretrained, build_model
-from twostream.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
-                               temporal_test_inputs)
-from twostream.store import ArchiveReader, read_meta
+from twostream.inputs.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
+                                      temporal_test_inputs)
+from twostream.store.zipstore import ArchiveReader, read_meta
 
 Stream = Literal["spatial", "temporal"]
 STREAMS: tuple[Stream, ...] = ("spatial", "temporal")

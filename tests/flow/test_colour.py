@@ -33,7 +33,7 @@ def test_cli_writes_frames_above_flow(tiny_archives, tmp_path):
     import cv2
 
     table, frames_dir, flow_dir = tiny_archives
-    from twostream.store import archive_name
+    from twostream.store.zipstore import archive_name
 
     out = tmp_path / "flow.png"
     main([str(flow_dir / archive_name(table["id"][0])), str(out), "--frames", str(frames_dir)])

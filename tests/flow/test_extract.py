@@ -6,7 +6,7 @@ import numpy as np
 
 from twostream.config import FlowParams
 from twostream.flow.extract import extract_flow
-from twostream.store import ArchiveReader, archive_name, flow_members, read_meta
+from twostream.store.zipstore import ArchiveReader, archive_name, flow_members, read_meta
 from twostream.flow.quantize import decode_field
 
 
@@ -55,7 +55,7 @@ def test_two_torchrun_ranks_split_the_videos(tiny_archives, tmp_path):
     import yaml
 
     from conftest import REPO
-    from twostream.splits import save_table
+    from twostream.datasets.splits import save_table
 
     table, frames_dir, _ = tiny_archives
     save_table(table, tmp_path / "splits.csv")

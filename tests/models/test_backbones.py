@@ -73,9 +73,9 @@ def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archiv
     from torch.utils.data import DataLoader
 
     from twostream.config import Schedule, SpatialParams
-    from twostream.samples import BalancedBatches, SpatialTrainSet
-    from twostream.store import archive_name
-    from twostream.train import Checkpoint, Recipe, train_stream
+    from twostream.inputs.samples import BalancedBatches, SpatialTrainSet
+    from twostream.store.zipstore import archive_name
+    from twostream.training.train import Checkpoint, Recipe, train_stream
 
     table, frames, _ = tiny_archives
     paths = [frames / archive_name(v) for v in table["id"]]

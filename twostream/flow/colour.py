@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from twostream.store import ArchiveReader
+    from twostream.store.zipstore import ArchiveReader
 
 # Segment lengths of the standard wheel: red-yellow, yellow-green, green-cyan, cyan-blue,
 # blue-magenta, magenta-red.
@@ -65,7 +65,7 @@ def flow_picture(flow: ArchiveReader, frames: ArchiveReader | None = None,
     Returns the picture, the field indices and the speed of full saturation.
     """
     from twostream.flow.quantize import decode_field
-    from twostream.store import flow_members, frame_member
+    from twostream.store.zipstore import flow_members, frame_member
 
     count, bound = flow.meta["n_fields"], flow.meta["bound"]
     picks = fields or sorted({round(i * (count - 1) / 3) for i in range(4)})
@@ -84,7 +84,7 @@ def save_picture(image: np.ndarray, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from twostream.store import ArchiveReader, archive_name
+    from twostream.store.zipstore import ArchiveReader, archive_name
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("flow_archive", type=Path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twostream.store import decode_jpeg, encode_jpeg
+from twostream.store.zipstore import decode_jpeg, encode_jpeg
 
 
 def quantize(flow: np.ndarray, bound: float) -> np.ndarray:

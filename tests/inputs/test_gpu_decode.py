@@ -1,0 +1,50 @@
+"""The GPU decoding path, run on the CPU: it must make the samples the CPU path makes."""
+
+import pytest
+import torch
+
+from twostream.inputs.gpu_decode import assembler, collate_raw, raw_dataset
+from twostream.inputs.samples import BalancedBatches, SpatialTrainSet, TemporalTrainSet
+from twostream.store.zipstore import archive_name
+
+
+def _compare(data, labels):
+    raw = raw_dataset(data)
+    keys = next(iter(BalancedBatches(labels, 6, 1, seed=0)))
+    cpu = torch.stack([data[k][0] for k in keys])
+    batch = collate_raw([raw[k] for k in keys])
+    made = assembler(data)(batch, torch.device("cpu"))
+    assert made.shape == cpu.shape
+    assert batch[2].tolist() == [labels[v] for v, _ in keys]
+    return made, cpu
+
+
+def test_spatial_samples_match_the_cpu_path(tiny_archives):
+    table, frames, _ = tiny_archives
+    paths, labels = [frames / archive_name(v) for v in table["id"]], list(table["label"])
+    made, cpu = _compare(SpatialTrainSet(paths, labels, input_size=40, jitter=0.2, seed=0), labels)
+    # two JPEG decoders: a grey level or so apart at most, in normalised units ~ 1/255/0.225
+    assert (made - cpu).abs().mean() < 0.01 and (made - cpu).abs().max() < 0.2
+
+
+@pytest.mark.parametrize("stacking, length", [("flow", 3), ("bidirectional", 2)])
+def test_temporal_samples_match_the_cpu_path(tiny_archives, tmp_path, stacking, length):
+    from twostream.config import FlowParams
+    from twostream.flow.extract import extract_flow
+
+    table, frames, _ = tiny_archives
+    flow = tmp_path / "flow"
+    extract_flow(table, frames, flow, FlowParams(backward=True, workers=1))
+    paths, labels = [flow / archive_name(v) for v in table["id"]], list(table["label"])
+    data = TemporalTrainSet(paths, labels, input_size=40, stack_length=length, mean_subtraction=True,
+                            seed=0, stacking=stacking)
+    made, cpu = _compare(data, labels)
+    step = 2 * 20.0 / 255  # one code unit of the flow quantisation
+    assert (made - cpu).abs().max() < 1.5 * step
+
+
+def test_trajectory_stacking_keeps_the_cpu_path(tiny_archives):
+    table, _, flow = tiny_archives
+    data = TemporalTrainSet([flow / archive_name(table["id"][0])], [0], input_size=40,
+                            stack_length=3, mean_subtraction=False, seed=0, stacking="trajectory")
+    assert raw_dataset(data) is None

@@ -1,0 +1,26 @@
+import numpy as np
+
+from twostream.store.zipstore import ArchiveReader, decode_jpeg, encode_jpeg, is_current, read_meta, write_archive
+
+
+def test_archive_round_trip_and_recipe(tmp_path):
+    image = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
+    path = tmp_path / "Class" / "v_x.zip"
+    write_archive(path, {"rgb/00000.jpg": encode_jpeg(image, 95)}, {"recipe": {"q": 95}, "n_frames": 1})
+    assert not list(tmp_path.rglob("*.tmp*"))  # atomic: no temp file left behind
+    with ArchiveReader(path) as reader:
+        assert reader.meta["n_frames"] == 1
+        assert reader.image("rgb/00000.jpg").shape == image.shape
+    assert is_current(path, {"q": 95}) and not is_current(path, {"q": 90})
+
+
+def test_unreadable_archive_is_not_current(tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"not a zip")
+    assert read_meta(path) is None and not is_current(path, {})
+
+
+def test_jpeg_grayscale_round_trip():
+    gray = np.tile(np.arange(64, dtype=np.uint8) * 4, (32, 1))
+    back = decode_jpeg(encode_jpeg(gray, 95), grayscale=True)
+    assert np.abs(back.astype(int) - gray).max() <= 4

@@ -1,0 +1,1 @@
+"""The test protocol's scores, their files, and the two fusions."""

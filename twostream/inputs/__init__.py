@@ -1,0 +1,1 @@
+"""What the networks read: crops, flow stacks, training samples and their GPU decoding."""

@@ -1,0 +1,164 @@
+"""Training batches decoded on the GPU: loader workers only read JPEG bytes and draw the random
+choices; the GPU decodes (``torchvision.io.decode_jpeg`` on CUDA, nvJPEG) and crops, flips,
+normalises and jitters the whole batch.
+
+On a fast GPU the CPU-side decode of 2L flow JPEGs per temporal sample bounds training; this
+moves it. The random choices are the datasets' own ``plan`` draws, so a sample is the one the
+CPU path makes (up to JPEG decoder rounding). The same code runs with ``device="cpu"``, which is
+how the tests check it. Trajectory stacking resamples fields along trajectories and stays on the
+CPU path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from twostream.inputs.samples import (RGB_MEAN, RGB_STD, Key, SpatialTrainSet, TemporalTrainSet)
+from twostream.store.zipstore import ArchiveReader, flow_members, frame_member
+
+log = logging.getLogger(__name__)
+
+# One raw sample: its JPEG byte tensors, its plan as numbers, its label.
+RawSample = tuple[list[torch.Tensor], torch.Tensor, int]
+RawBatch = tuple[list[list[torch.Tensor]], torch.Tensor, torch.Tensor]
+
+
+def _bytes(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+class _RawSet(Dataset):
+    """A training set's samples as bytes and plans: the same keys, seeds and random draws."""
+
+    def __init__(self, data: SpatialTrainSet | TemporalTrainSet) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def planned(self, key: Key) -> tuple[ArchiveReader, Any, int]:
+        """(the video's reader, the sample's plan, its label) for ``key``."""
+        video, sample_seed = key
+        reader = self.data.readers[video]
+        plan = self.data.plan(reader, np.random.default_rng([self.data.seed, sample_seed]))
+        return reader, plan, self.data.labels[video]
+
+
+class RawSpatial(_RawSet):
+    """JPEG of the planned frame + [top, left, flip, gain x3, contrast, brightness, jitter?]."""
+
+    def __getitem__(self, key: Key) -> RawSample:
+        reader, plan, label = self.planned(key)
+        gain, contrast, brightness = plan.jitter if plan.jitter is not None else (np.ones(3), 1.0, 0.0)
+        numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, *gain, contrast, brightness,
+                                plan.jitter is not None], dtype=torch.float64)
+        return [_bytes(reader.read(frame_member(plan.frame)))], numbers, label
+
+
+class RawTemporal(_RawSet):
+    """x and y JPEGs of each planned field + [top, left, flip, bound]; no JPEGs for a clip with
+    no field (a zero stack)."""
+
+    def __init__(self, data: TemporalTrainSet) -> None:
+        if data.stacking == "trajectory":
+            raise ValueError("trajectory stacking resamples fields on the CPU; no GPU decode")
+        super().__init__(data)
+
+    def __getitem__(self, key: Key) -> RawSample:
+        reader, plan, label = self.planned(key)
+        if plan is None:
+            return [], torch.tensor([0, 0, 0, 0], dtype=torch.float64), label
+        jpegs = [_bytes(reader.read(member))
+                 for index, backward in self.data.fields(plan, reader.meta["n_fields"])
+                 for member in flow_members(index, backward)]
+        numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, reader.meta["bound"]],
+                               dtype=torch.float64)
+        return jpegs, numbers, label
+
+
+def collate_raw(samples: Sequence[RawSample]) -> RawBatch:
+    return ([s[0] for s in samples], torch.stack([s[1] for s in samples]),
+            torch.tensor([s[2] for s in samples]))
+
+
+def _decode(jpegs: list[torch.Tensor], device: torch.device, mode: str) -> list[torch.Tensor]:
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    if not jpegs:
+        return []
+    return decode_jpeg(jpegs, mode=getattr(ImageReadMode, mode), device=device)
+
+
+def spatial_batch(raw: RawBatch, size: int, device: torch.device) -> torch.Tensor:
+    """(B, 3, size, size) normalised RGB, as :meth:`SpatialTrainSet.sample` makes it."""
+    jpegs, numbers, _ = raw
+    images = _decode([j[0] for j in jpegs], device, "RGB")
+    mean = torch.as_tensor(RGB_MEAN, device=device)
+    std = torch.as_tensor(RGB_STD, device=device)
+    out = []
+    for image, n in zip(images, numbers.tolist()):
+        top, left, flip = int(n[0]), int(n[1]), bool(n[2])
+        x = (image[:, top:top + size, left:left + size].float() / 255.0 - mean) / std
+        if flip:
+            x = x.flip(-1)
+        if n[8]:
+            gain = torch.tensor(n[3:6], dtype=torch.float32, device=device).view(3, 1, 1)
+            centre = x.mean(dim=(1, 2), keepdim=True)
+            x = ((x - centre) * n[6] + centre) * gain + n[7]
+        out.append(x)
+    return torch.stack(out)
+
+
+def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction: bool,
+                   device: torch.device) -> torch.Tensor:
+    """(B, 2L, size, size) flow stacks, as :meth:`TemporalTrainSet.sample` makes them."""
+    jpegs, numbers, _ = raw
+    flat = _decode([j for sample in jpegs for j in sample], device, "GRAY")
+    out, at = [], 0
+    for sample, n in zip(jpegs, numbers.tolist()):
+        if not sample:
+            out.append(torch.zeros(2 * stack_length, size, size, device=device))
+            continue
+        codes = torch.cat(flat[at:at + len(sample)])  # (2L, H, W): dx0, dy0, dx1, ...
+        at += len(sample)
+        bound = n[3]
+        stack = codes.float() * (2.0 * bound / 255.0) - bound
+        if mean_subtraction:
+            stack = stack - stack.mean(dim=(1, 2), keepdim=True)
+        top, left = int(n[0]), int(n[1])
+        stack = stack[:, top:top + size, left:left + size]
+        if n[2]:
+            stack = stack.flip(-1)
+            stack[0::2] = -stack[0::2]
+        out.append(stack)
+    return torch.stack(out)
+
+
+def on_device(loader: Iterable[RawBatch], assemble, device: torch.device
+              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs on ``device``, labels) from raw batches."""
+    for raw in loader:
+        yield assemble(raw, device), raw[2]
+
+
+def raw_dataset(data: Dataset) -> Dataset | None:
+    """The GPU-decoding twin of a training set, or None when its samples need the CPU path."""
+    if isinstance(data, SpatialTrainSet):
+        return RawSpatial(data)
+    if isinstance(data, TemporalTrainSet) and data.stacking != "trajectory":
+        return RawTemporal(data)
+    return None
+
+
+def assembler(data: Dataset):
+    """The batch builder matching :func:`raw_dataset` of ``data``."""
+    if isinstance(data, SpatialTrainSet):
+        return lambda raw, device: spatial_batch(raw, data.input_size, device)
+    return lambda raw, device: temporal_batch(raw, data.input_size, data.stack_length,
+                                              data.mean_subtraction, device)

@@ -1,0 +1,1 @@
+"""Per-video zip archives (frames, flow) and the resumable per-video jobs that write them."""

@@ -1,0 +1,1 @@
+"""The training stage: data for a cell, the SGD loop, checkpoints, multi-task heads."""
