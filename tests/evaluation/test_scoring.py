@@ -44,3 +44,20 @@ def test_scoring_autocasts_only_as_the_net_was_trained(monkeypatch, amp):
     score_inputs(model, torch.randn(5, 3, 2, 2), torch.ones(5), batch_size=2,
                  device=torch.device("cpu"), amp=amp)
     assert asked == [amp] * 3
+
+
+class _Logits(torch.nn.Module):
+    """A 'network' whose logits are its input: (N, C, 1, 1) -> (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+def test_the_protocol_averages_softmax_scores_not_logits():
+    """Two crops, logits [4, 0] and [0, 3]: mean softmax 0.515 / 0.485; a softmax of the mean
+    logits would give 0.62 / 0.38, and a plain mean of the logits does not sum to 1."""
+    logits = torch.tensor([[4.0, 0.0], [0.0, 3.0]])
+    scores = score_inputs(_Logits(), logits[:, :, None, None], torch.ones(2), batch_size=1,
+                          device=torch.device("cpu"), amp=False)
+    want = torch.softmax(logits, dim=1).mean(0).numpy()
+    assert np.allclose(scores, want, atol=1e-6)

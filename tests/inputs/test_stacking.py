@@ -97,3 +97,21 @@ def test_build_stack_flow_matches_plain_stacking():
     assert np.array_equal(build_stack(read, 1, 3, 6, "flow"), stack_fields(fields[1:4]))
     with pytest.raises(ValueError, match="stacking 'brox'"):
         build_stack(read, 1, 3, 6, "brox")
+
+
+def test_trajectory_takes_field_k_at_the_kth_point_of_a_motion_that_changes_over_time():
+    """Field k moves every pixel c_k right (c = 1, 2, 3, 4 px) and its d_y grows with x, so the
+    k-th sample is right only for field k at the point reached after k steps: a wrong field
+    index gives another c, a pixel left behind another d_y."""
+    steps = [1.0, 2.0, 3.0, 4.0]
+    height, width = 20, 60
+    xs = np.arange(width, dtype=np.float32)
+    fields = np.zeros((len(steps), height, width, 2), np.float32)
+    for k, c in enumerate(steps):
+        fields[k, ..., 0] = c
+        fields[k, ..., 1] = 0.01 * xs[None, :]
+    traj = trajectory_fields(fields)
+    x = 10.0
+    for k, c in enumerate(steps):
+        assert np.allclose(traj[k, 5, 10], [c, 0.01 * x], atol=1e-4), k
+        x += c
