@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 
 from twostream.inputs.samples import (BalancedBatches, SpatialTrainSet, TemporalTrainSet,
                                       spatial_test_inputs, temporal_test_inputs)
+from twostream.inputs.stacking import bidirectional_indices
 from twostream.store.zipstore import ArchiveReader, archive_name
 
 
@@ -105,3 +107,24 @@ def test_field_cache_returns_the_decoded_fields_within_its_budget(tiny_archives)
     assert np.array_equal(first, read_fields(reader, [0, 1, 2])) and np.array_equal(first, again)
     read_fields(reader, range(reader.meta["n_fields"]), cache=cache)
     assert 0 < cache.used <= cache.budget
+
+
+class _Meta:
+    """A reader that only knows its clip's shape (a plan decodes nothing)."""
+
+    meta = {"n_fields": 12, "height": 96, "width": 128}
+
+
+@pytest.mark.parametrize("stacking, expected", [("flow", {0, 1, 2}), ("trajectory", {0, 1, 2}),
+                                                 ("bidirectional", {5, 6, 7})])
+def test_training_stacks_start_anywhere_a_whole_stack_fits_and_nowhere_else(stacking, expected):
+    """12 fields, L = 10: tau in 0..2 (fields tau..tau+9), every one of them drawn; a
+    bi-directional stack also looks L/2 back, so tau >= 5 and its fields stay inside the clip."""
+    data = TemporalTrainSet([], [], input_size=84, stack_length=10, mean_subtraction=True, seed=0,
+                            stacking=stacking)
+    starts = {data.plan(_Meta(), np.random.default_rng(i)).start for i in range(300)}
+    assert starts == expected
+    if stacking == "bidirectional":
+        for start in expected:
+            forward, backward = bidirectional_indices(start, 10, 12)
+            assert min(backward) >= 0 and max(forward) <= 11 and len(set(forward + backward)) == 10
