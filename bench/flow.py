@@ -15,6 +15,7 @@ iteration fused by torch.compile (its one-off compile time is reported separatel
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -34,6 +35,13 @@ CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compi
               "opencv-cuda-brox", "opencv-cuda-tvl1")
 
 
+def flow_params():
+    """params.yaml's flow block: the benchmark measures the settings the pipeline runs with."""
+    from twostream.config import load_params
+
+    return load_params(ROOT / "params.yaml").flow
+
+
 def _pairs(count: int, width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     from twostream.flow.groundtruth import MOTIONS, known_flow_pair
 
@@ -50,7 +58,8 @@ def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[
 
     pairs = _pairs(count, width, height)
     compile_s = None
-    backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"))
+    backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"),
+                           epsilon=flow_params().tvl1_epsilon)
     first = pairs[:batch]
     if name.endswith("+compile"):
         start = time.perf_counter()
@@ -78,6 +87,7 @@ def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[
         "packed_kb": packed_bytes / 1024, "float_kb": fields[0].size * 4 / 1024,
         "round_trip_px": round_trip,
         "backend": name, "device": backend.settings.get("device", "cpu"), "pairs": count,
+        "epsilon": backend.settings.get("epsilon"),
         "pairs_per_s": count / seconds, "ms_per_pair": 1000 * seconds / count,
         "epe": float(np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -92,7 +102,6 @@ def run_stage(name: str, count: int, width: int, height: int, batch: int) -> dic
 
     import pandas as pd
 
-    from twostream.config import FlowParams
     from twostream.flow.extract import extract_flow
     from twostream.store.zipstore import archive_name, encode_jpeg, frame_member, write_archive
 
@@ -118,8 +127,9 @@ def run_stage(name: str, count: int, width: int, height: int, batch: int) -> dic
             write_archive(root / "frames" / archive_name(video_id), members,
                           {"recipe": {}, "n_frames": frames_per_video, "height": height, "width": width})
         table = pd.DataFrame({"id": ids})
-        params = FlowParams(backend=name.replace("+compile", ""), workers=1, batch_pairs=batch,
-                            compile=name.endswith("+compile"))
+        params = dataclasses.replace(flow_params(), backend=name.replace("+compile", ""), workers=1,
+                                     batch_pairs=batch, compile=name.endswith("+compile"),
+                                     backward=False)
         # Warm up (and compile) on one video, then time all of them from scratch.
         extract_flow(table.head(1), root / "frames", root / "warm", params)
         start = time.perf_counter()
@@ -134,7 +144,7 @@ def available(name: str) -> str | None:
     from twostream.flow.backends import make_backend
 
     try:
-        make_backend(name.replace("+compile", ""))
+        make_backend(name.replace("+compile", ""), compile=False, epsilon=flow_params().tvl1_epsilon)
     except (RuntimeError, ValueError) as err:
         return str(err)
     return None

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from twostream.datasets.archives import ArchiveError
-from twostream.config import ROLES, ParamsError, load_params
+from twostream.config import ROLES, load_params
 from twostream.datasets.official import prepare_dataset
 from twostream.datasets.download import DownloadError
 from twostream.errors import run_entry_point

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from twostream.config import SyntheticParams
+from twostream.config import Params, SyntheticParams, parse_block
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _repo_raw() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def _merged(base: Any, changes: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(changes, Mapping):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in changes.items()}}
+    return copy.deepcopy(changes)
+
+
+def repo_params(changes: Mapping[str, Any] | None = None) -> Params:
+    """The repository's params.yaml (the one source of every value) with ``changes`` merged in
+    key by key, parsed and validated as a stage would."""
+    return parse_block(Params, _merged(_repo_raw(), changes or {}))
+
+
+def repo_block(name: str, **changes: Any) -> Any:
+    """One block of the repository's params.yaml with some of its keys changed."""
+    return dataclasses.replace(getattr(repo_params(), name), **changes)
 
 
 def _shared_data() -> Path | None:
@@ -24,7 +52,7 @@ REAL = Path(__file__).parent / "data" / "real"  # vendored official split files 
 
 @pytest.fixture(scope="session")
 def tiny_synthetic() -> SyntheticParams:
-    return SyntheticParams(seed=3, appearances=("Ember", "Moss"), motions=("Slide", "Rise"), groups=3,
+    return repo_block("synthetic", seed=3, appearances=("Ember", "Moss"), motions=("Slide", "Rise"), groups=3,
                            clips_per_group=1, frames=8, width=64, height=48, camera_motion=0.5,
                            noise=2.0)
 
@@ -42,13 +70,12 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic: Synth
 @pytest.fixture(scope="session")
 def tiny_archives(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path):
     """(table, frames_dir, flow_dir) built by the real frames and flow code, one process."""
-    from twostream.config import FlowParams, FramesParams
     from twostream.flow.extract import extract_flow
     from twostream.frames.extract import extract_frames
     from twostream.datasets.splits import read_ucf_splits
 
     out = tmp_path_factory.mktemp("archives")
     table = read_ucf_splits(tiny_dataset / "ucfTrainTestlist")
-    extract_frames(table, tiny_dataset, out / "frames", FramesParams(short_side=48, workers=1))
-    extract_flow(table, out / "frames", out / "flow", FlowParams(workers=1))
+    extract_frames(table, tiny_dataset, out / "frames", repo_block("frames", short_side=48, workers=1))
+    extract_flow(table, out / "frames", out / "flow", repo_block("flow", workers=1))
     return table, out / "frames", out / "flow"

@@ -1,8 +1,9 @@
 import pytest
+import yaml
 
 from twostream.config import Params, ParamsError, load_params, parse_block
 
-from conftest import REPO
+from conftest import REPO, repo_params
 
 
 def test_repository_params_parse():
@@ -23,7 +24,8 @@ def test_repository_params_parse():
     ({"dropout": "high"}, "dropout"),
     ({"table1b": {"flow10_sub": {"stack_length": 0}}}, "table1b.flow10_sub.stack_length"),
     ({"table1b": {"flow10_sub": {"stack_lenght": 10}}}, "table1b.flow10_sub.stack_lenght"),
-    ({"table1b": {"x": {"stacking": "bidirectional", "stack_length": 5}}}, "table1b.x.stack_length"),
+    ({"table1b": {"x": {"stacking": "bidirectional", "stack_length": 5, "mean_subtraction": True}}},
+     "table1b.x.stack_length"),
     ({"table1b": ["flow10_sub"]}, "table1b"),
     ({"table1a": {"settings": ["scratch", "imagenet"]}}, r"table1a.settings"),
     ({"table1a": {"dropouts": [0.5, 0.5]}}, r"table1a.dropouts"),
@@ -55,7 +57,7 @@ def test_repository_params_parse():
 ])
 def test_bad_params_name_the_key(raw, key):
     with pytest.raises(ParamsError, match=key.replace("[", r"\[").replace("]", r"\]")):
-        parse_block(Params, raw)
+        repo_params(raw)
 
 
 def test_missing_params_file_is_named(tmp_path):
@@ -63,8 +65,42 @@ def test_missing_params_file_is_named(tmp_path):
         load_params(tmp_path / "params.yaml")
 
 
+@pytest.mark.parametrize("block, key", [("flow", "backward"), ("flow", "tvl1_epsilon"),
+                                        ("evaluate", "batch_size"), (None, "dropout"),
+                                        ("ucf101", "videos_urls"), (None, "table1b")])
+def test_a_key_missing_from_params_yaml_fails_by_name(tmp_path, block, key):
+    """params.yaml is the one source of every value: no key falls back to a value in the code."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    del (raw[block] if block else raw)[key]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    name = f"{block}.{key}" if block else key
+    with pytest.raises(ParamsError, match=rf"params.yaml: missing key\(s\) {name}: params.yaml is where"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_no_param_has_a_default_in_the_code():
+    import dataclasses
+    import typing
+
+    def fields(cls, prefix=""):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = hints[f.name]
+            if typing.get_origin(kind) is dict:
+                kind = typing.get_args(kind)[1]
+            yield f"{prefix}{f.name}", f
+            if dataclasses.is_dataclass(kind):
+                yield from fields(kind, f"{prefix}{f.name}.")
+
+    with_default = [name for name, f in fields(Params) if f.default is not dataclasses.MISSING
+                    or f.default_factory is not dataclasses.MISSING]
+    assert with_default == []
+
+
 def test_blocks_are_frozen():
-    params = parse_block(Params, {})
+    params = parse_block(Params, yaml.safe_load((REPO / "params.yaml").read_text()))
     with pytest.raises(Exception):
         params.dropout = 0.9  # type: ignore[misc]
 

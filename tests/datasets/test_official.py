@@ -11,10 +11,10 @@ import pytest
 
 from builders import make_zip
 
-from conftest import REAL
+from conftest import REAL, repo_block
 from http_server import FileServer, Served
 from twostream.datasets.archives import UnsafeArchiveError, extract
-from twostream.config import DownloadParams, HmdbParams, UcfParams
+from twostream.config import DownloadParams
 from twostream.datasets.official import SPECS, locate, match_videos, prepare_dataset
 from twostream.datasets.download import ChecksumError, FetchOptions, fetch
 from twostream.datasets.splits import SplitError
@@ -29,7 +29,7 @@ def _folder_zip(folder: Path, prefix: str) -> bytes:
 
 
 def _download(tmp_path: Path) -> DownloadParams:
-    return DownloadParams(cache_dir=str(tmp_path / "cache"), retries=2, timeout=5, backoff=0.0)
+    return repo_block("download", cache_dir=str(tmp_path / "cache"), retries=2, timeout=5, backoff=0.0)
 
 
 def test_ucf101_download_verify_extract_split(tmp_path: Path, caplog) -> None:
@@ -41,7 +41,7 @@ def test_ucf101_download_verify_extract_split(tmp_path: Path, caplog) -> None:
                            "/mirror/UCF101TrainTestSplits-RecognitionTask.zip": splits},
                     cut_after={"/mirror/UCF101.rar": [len(videos) // 2]})
     with FileServer(served) as url:
-        source = UcfParams(
+        source = repo_block("ucf101", 
             videos_urls=(url + "/dead/UCF101.rar", url + "/mirror/UCF101.rar"),
             splits_urls=(url + "/mirror/UCF101TrainTestSplits-RecognitionTask.zip",),
             videos_sha256=hashlib.sha256(videos).hexdigest(), subset=True)
@@ -74,7 +74,7 @@ def test_hmdb51_nested_archives_download_extract_split(tmp_path: Path) -> None:
     splits = _folder_zip(REAL / "hmdb51" / "testTrainMulti_7030_splits", "testTrainMulti_7030_splits")
     served = Served(files={"/hmdb51_org.rar": outer, "/test_train_splits.rar": splits})
     with FileServer(served) as url:
-        source = HmdbParams(videos_urls=(url + "/hmdb51_org.rar",),
+        source = repo_block("hmdb51", videos_urls=(url + "/hmdb51_org.rar",),
                             splits_urls=(url + "/test_train_splits.rar",), subset=True)
         table = prepare_dataset("hmdb51", source, _download(tmp_path), tmp_path / "raw", base=tmp_path)
     assert sorted(p.split("/", 1)[1] for p in table["path"]) == HMDB_CLIPS
@@ -86,7 +86,7 @@ def test_hmdb51_nested_archives_download_extract_split(tmp_path: Path) -> None:
 
 def test_missing_videos_fail_unless_subset(tmp_path: Path) -> None:
     with pytest.raises(SplitError, match=r"13315 of 13320 videos .* missing .*ucf101.subset: true"):
-        prepare_dataset("ucf101", UcfParams(root=str(REAL / "ucf101")), _download(tmp_path),
+        prepare_dataset("ucf101", repo_block("ucf101", root=str(REAL / "ucf101")), _download(tmp_path),
                         tmp_path / "raw", base=tmp_path)
     assert not (tmp_path / "cache").exists()  # a ready root never touches the network
 
@@ -98,7 +98,7 @@ def test_root_relative_to_repository_and_real_sample_layouts(tmp_path: Path) -> 
     shutil.copytree(REAL / "hmdb51", tmp_path / "hmdb")
     repo = tmp_path / "repo"
     repo.mkdir()
-    table = prepare_dataset("hmdb51", HmdbParams(root="../hmdb", subset=True), _download(tmp_path),
+    table = prepare_dataset("hmdb51", repo_block("hmdb51", root="../hmdb", subset=True), _download(tmp_path),
                             repo / "raw", base=repo)
     assert len(table) == len(HMDB_CLIPS)
     assert (repo / "raw" / "testTrainMulti_7030_splits" / "golf_test_split1.txt").is_file()
@@ -119,7 +119,7 @@ def test_checksum_mismatch_stops_before_extraction(tmp_path: Path) -> None:
     splits = _folder_zip(REAL / "ucf101" / "ucfTrainTestlist", "ucfTrainTestlist")
     served = Served(files={"/v.rar": make_zip({"UCF-101/x/v_x_g01_c01.avi": b"x"}), "/s.zip": splits})
     with FileServer(served) as url:
-        source = UcfParams(videos_urls=(url + "/v.rar",), splits_urls=(url + "/s.zip",),
+        source = repo_block("ucf101", videos_urls=(url + "/v.rar",), splits_urls=(url + "/s.zip",),
                            videos_sha256="ab" * 32, subset=True)
         with pytest.raises(ChecksumError, match="abababab"):
             prepare_dataset("ucf101", source, _download(tmp_path), tmp_path / "raw", base=tmp_path)
@@ -192,7 +192,7 @@ def test_two_urls_with_one_file_name_keep_their_own_archives(tmp_path: Path) -> 
     splits = _folder_zip(REAL / "ucf101" / "ucfTrainTestlist", "ucfTrainTestlist")
     served = Served(files={"/a/archive.zip": videos, "/b/archive.zip": splits})
     with FileServer(served) as url:
-        source = UcfParams(videos_urls=(url + "/a/archive.zip",),
+        source = repo_block("ucf101", videos_urls=(url + "/a/archive.zip",),
                            splits_urls=(url + "/b/archive.zip",), subset=True)
         table = prepare_dataset("ucf101", source, _download(tmp_path), tmp_path / "raw",
                                 base=tmp_path)

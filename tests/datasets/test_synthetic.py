@@ -4,6 +4,8 @@ from twostream.datasets.splits import SPLIT_COLUMNS, read_ucf_splits
 from twostream.datasets.synthetic import class_list, render_clip
 from twostream.frames.video import read_video
 
+from conftest import REPO
+
 
 def test_generated_dataset_has_ucf_layout(tiny_dataset, tiny_synthetic):
     table = read_ucf_splits(tiny_dataset / "ucfTrainTestlist")
@@ -83,13 +85,14 @@ OTHER_PROCESSORS = {
                  "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F"},
 }
 _DIGEST = """
-import hashlib, sys
+import dataclasses, hashlib, sys
 from pathlib import Path
-from twostream.config import SyntheticParams
+from twostream.config import load_params
 from twostream.datasets.synthetic import generate
-params = SyntheticParams(seed=5, appearances=("Ember", "Moss", "Azure", "Amber"),
-                         motions=("Slide", "Rise", "Spin", "Grow", "Fall", "Shake"), groups=3,
-                         clips_per_group=1, frames=6, width=96, height=72)
+params = dataclasses.replace(load_params(sys.argv[2]).synthetic, seed=5,
+                             appearances=("Ember", "Moss", "Azure", "Amber"),
+                             motions=("Slide", "Rise", "Spin", "Grow", "Fall", "Shake"), groups=3,
+                             clips_per_group=1, frames=6, width=96, height=72)
 root = Path(sys.argv[1])
 generate(params, root)
 digest = hashlib.sha256()
@@ -108,7 +111,8 @@ def test_generated_bytes_do_not_depend_on_the_processor(tmp_path):
     import sys
 
     def digest(name: str, env: dict[str, str]) -> str:
-        result = subprocess.run([sys.executable, "-c", _DIGEST, str(tmp_path / name)],
+        result = subprocess.run([sys.executable, "-c", _DIGEST, str(tmp_path / name),
+                                 str(REPO / "params.yaml")],
                                 env={**os.environ, **env}, capture_output=True, text=True,
                                 check=True)
         return result.stdout.strip()

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from twostream.config import FusionParams
 from twostream.evaluation.late_fusion import PairingError, PairScores, fuse_split
 from twostream.evaluation.scores import ScoreFile
 
+from conftest import repo_block
+
 RNG = np.random.default_rng(0)
-FUSION = FusionParams(svm_c=(0.1, 1.0), svm_folds=2, spatial="last_layer", temporal="multitask",
+FUSION = repo_block("fusion", svm_c=(0.1, 1.0), svm_folds=2, spatial="last_layer", temporal="multitask",
                       hmdb_temporal="multitask")
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from twostream.config import FlowParams
 from twostream.flow.extract import extract_flow
 from twostream.store.zipstore import ArchiveReader, archive_name, flow_members, read_meta
 from twostream.flow.quantize import decode_field
+
+from conftest import repo_block
 
 
 def test_torch_tvl1_flow_stage_matches_the_opencv_one(tiny_archives, tmp_path):
     table, frames_dir, opencv_flow = tiny_archives
     out = tmp_path / "flow"
-    result = extract_flow(table, frames_dir, out, FlowParams(backend="torch-tvl1", batch_pairs=3, workers=1))
+    result = extract_flow(table, frames_dir, out, repo_block("flow", backend="torch-tvl1", batch_pairs=3, workers=1))
     assert result.done == len(table) and not result.failures
     video = archive_name(table["id"][0])
     meta = read_meta(out / video)
@@ -32,7 +33,7 @@ def test_torch_tvl1_flow_stage_matches_the_opencv_one(tiny_archives, tmp_path):
 def test_backward_fields_are_the_reverse_flow(tiny_archives, tmp_path):
     table, frames_dir, _ = tiny_archives
     out = tmp_path / "flow"
-    extract_flow(table.head(2), frames_dir, out, FlowParams(backward=True, workers=1))
+    extract_flow(table.head(2), frames_dir, out, repo_block("flow", backward=True, workers=1))
     video = archive_name(table["id"][0])
     assert read_meta(out / video)["backward"] is True
     with ArchiveReader(out / video) as reader:
@@ -77,7 +78,7 @@ def test_two_torchrun_ranks_split_the_videos(tiny_archives, tmp_path):
                                                                             "failures.rank1.json"}
     # A plain rerun finds every video done, whichever rank made it.
     again = extract_flow(table, frames_dir, tmp_path / "flow",
-                         FlowParams(backend="opencv-farneback", workers=1, backward=True))
+                         repo_block("flow", backend="opencv-farneback", workers=1, backward=True))
     assert again.done == 0 and again.skipped == len(table)
 
 
@@ -92,7 +93,7 @@ def test_a_video_whose_frames_failed_is_filed_as_such(tiny_archives, tmp_path):
     broken = table["id"][1]
     (frames / archive_name(broken)).unlink()
     (frames / "failures.json").write_text(json.dumps({broken: "VideoError: cannot open"}))
-    result = extract_flow(table.head(3), frames, tmp_path / "flow", FlowParams(workers=1))
+    result = extract_flow(table.head(3), frames, tmp_path / "flow", repo_block("flow", workers=1))
     assert result.done == 2 and list(result.failures) == [broken]
     assert result.failures[broken] == (f"its frames failed ({frames / 'failures.json'}: "
                                        f"VideoError: cannot open)")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from twostream.flow.backends import make_backend
+from twostream.flow.backends import TVL1_DEFAULTS, make_backend
 from twostream.flow.groundtruth import MOTIONS, endpoint_error, known_flow_pair
 from twostream.flow.tvl1 import _divergence, _forward_gradient, tvl1_flow
 
@@ -34,8 +34,8 @@ def test_known_flow_pair_is_consistent():
 
 def test_torch_tvl1_matches_opencv_tvl1(pairs):
     """Mean endpoint error against the truth within 10% of OpenCV's; the two fields agree."""
-    opencv = make_backend("opencv-tvl1")
-    ours = make_backend("torch-tvl1")
+    opencv = make_backend("opencv-tvl1", compile=False, epsilon=TVL1_DEFAULTS["epsilon"])
+    ours = make_backend("torch-tvl1", compile=False, epsilon=TVL1_DEFAULTS["epsilon"])
     fields = ours.many([p[0] for p in pairs], [p[1] for p in pairs])
     ocv = [opencv.compute(p[0], p[1]) for p in pairs]
     epe_ours = np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])
@@ -83,7 +83,7 @@ def test_auto_backend_is_torch_on_cuda_else_opencv():
     from twostream.flow.backends import resolve_auto
 
     assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1")
-    assert make_backend("auto").name == resolve_auto()
+    assert make_backend("auto", compile=False, epsilon=TVL1_DEFAULTS["epsilon"]).name == resolve_auto()
 
 
 @pytest.mark.parametrize("size", [3, 5])

@@ -1,10 +1,11 @@
 import json
 import shutil
 
-from twostream.config import FramesParams
 from twostream.frames.extract import extract_frames
 from twostream.datasets.splits import read_ucf_splits
 from twostream.store.zipstore import archive_name, read_meta
+
+from conftest import repo_block
 
 
 def test_frames_stage_resumes_survives_a_corrupt_video_and_drops_stale(tiny_dataset, tmp_path):
@@ -18,7 +19,7 @@ def test_frames_stage_resumes_survives_a_corrupt_video_and_drops_stale(tiny_data
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
 
-    first = extract_frames(table, raw, out, FramesParams(short_side=48, workers=2))
+    first = extract_frames(table, raw, out, repo_block("frames", short_side=48, workers=2))
     assert set(first.failures) == {broken} and first.done == len(table) - 1
     assert "not a video" not in json.loads((out / "failures.json").read_text())[broken]
     assert broken in json.loads((out / "failures.json").read_text())
@@ -27,9 +28,9 @@ def test_frames_stage_resumes_survives_a_corrupt_video_and_drops_stale(tiny_data
     assert meta["height"] == 48 and meta["n_frames"] == 8
 
     # A rerun (as after a kill) redoes nothing that is finished; a changed param redoes all.
-    again = extract_frames(table, raw, out, FramesParams(short_side=48, workers=1))
+    again = extract_frames(table, raw, out, repo_block("frames", short_side=48, workers=1))
     assert again.done == 0 and again.skipped == len(table) - 1
-    resized = extract_frames(table, raw, out, FramesParams(short_side=32, workers=1))
+    resized = extract_frames(table, raw, out, repo_block("frames", short_side=32, workers=1))
     assert resized.done == len(table) - 1 and resized.skipped == 0
 
 
@@ -60,7 +61,7 @@ def test_real_clips_short_truncated_and_odd_names(tmp_path):
     table = pd.DataFrame({"id": list(clips), "path": list(clips.values())})
 
     out = tmp_path / "frames"
-    result = extract_frames(table, raw, out, FramesParams(short_side=64, workers=2))
+    result = extract_frames(table, raw, out, repo_block("frames", short_side=64, workers=2))
     assert set(result.failures) == {"stub/v_stub_g01_c01"}
     assert "too short: 1 decodable frame(s), need at least 2" in result.failures["stub/v_stub_g01_c01"]
     warnings = json.loads((out / "warnings.json").read_text())
@@ -74,7 +75,7 @@ def test_real_clips_short_truncated_and_odd_names(tmp_path):
     golf = out / archive_name(table["id"][4])
     assert golf.is_file() and "!!!" in golf.name
     # The kept video's note survives a resumed run that skips it.
-    again = extract_frames(table, raw, out, FramesParams(short_side=64, workers=1))
+    again = extract_frames(table, raw, out, repo_block("frames", short_side=64, workers=1))
     assert again.done == 0 and set(again.failures) == {"stub/v_stub_g01_c01"}
     assert list(json.loads((out / "warnings.json").read_text())) == ["cut/v_cut_g01_c01"]
 
@@ -116,7 +117,7 @@ def test_max_frames_keeps_the_middle_consecutive_frames(tmp_path):
     table = pd.DataFrame({"id": ["A/v_A_g01_c01", "A/v_A_g01_c02"],
                           "path": ["A/v_A_g01_c01.avi", "A/v_A_g01_c02.avi"]})
     out = tmp_path / "frames"
-    result = extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=10, workers=1))
+    result = extract_frames(table, raw, out, repo_block("frames", short_side=48, max_frames=10, workers=1))
     assert result.done == 2 and not result.failures
     long, short = (out / archive_name(v) for v in table["id"])
     assert _levels(long) == list(range(15, 25))
@@ -124,7 +125,7 @@ def test_max_frames_keeps_the_middle_consecutive_frames(tmp_path):
     assert _levels(short) == list(range(6))
     assert not (out / "warnings.json").is_file() or json.loads((out / "warnings.json").read_text()) == {}
     # every frame again: the changed param redoes both archives
-    extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=0, workers=1))
+    extract_frames(table, raw, out, repo_block("frames", short_side=48, max_frames=0, workers=1))
     assert _levels(long) == list(range(40))
 
 
@@ -141,7 +142,7 @@ def test_a_clip_shorter_than_it_declares_still_fills_its_window(tmp_path):
     whole.write_bytes(data[: int(len(data) * 0.5)])
     table = pd.DataFrame({"id": ["A/v_A_g01_c09"], "path": ["A/v_A_g01_c09.avi"]})
     out = tmp_path / "frames"
-    extract_frames(table, raw, out, FramesParams(short_side=48, max_frames=10, workers=1))
+    extract_frames(table, raw, out, repo_block("frames", short_side=48, max_frames=10, workers=1))
     levels = _levels(out / archive_name("A/v_A_g01_c09"))  # the window was frames 25-34
     assert len(levels) == 10 and levels == list(range(levels[0], levels[0] + 10))
     assert levels[-1] < 25

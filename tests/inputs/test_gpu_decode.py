@@ -7,6 +7,8 @@ from twostream.inputs.gpu_decode import assembler, collate_raw, raw_dataset
 from twostream.inputs.samples import BalancedBatches, SpatialTrainSet, TemporalTrainSet
 from twostream.store.zipstore import archive_name
 
+from conftest import repo_block
+
 
 def _compare(data, labels):
     raw = raw_dataset(data)
@@ -29,12 +31,11 @@ def test_spatial_samples_match_the_cpu_path(tiny_archives):
 
 @pytest.mark.parametrize("stacking, length", [("flow", 3), ("bidirectional", 2)])
 def test_temporal_samples_match_the_cpu_path(tiny_archives, tmp_path, stacking, length):
-    from twostream.config import FlowParams
     from twostream.flow.extract import extract_flow
 
     table, frames, _ = tiny_archives
     flow = tmp_path / "flow"
-    extract_flow(table, frames, flow, FlowParams(backward=True, workers=1))
+    extract_flow(table, frames, flow, repo_block("flow", backward=True, workers=1))
     paths, labels = [flow / archive_name(v) for v in table["id"]], list(table["label"])
     data = TemporalTrainSet(paths, labels, input_size=40, stack_length=length, mean_subtraction=True,
                             seed=0, stacking=stacking)

@@ -6,6 +6,8 @@ from twostream.inputs.samples import (BalancedBatches, SpatialTrainSet, Temporal
 from twostream.inputs.stacking import bidirectional_indices
 from twostream.store.zipstore import ArchiveReader, archive_name
 
+from conftest import repo_block
+
 
 def _paths(table, folder):
     return [folder / archive_name(v) for v in table["id"]], list(table["label"])
@@ -57,12 +59,11 @@ def test_balanced_batches_cover_classes_evenly():
 
 
 def test_trajectory_and_bidirectional_inputs(tiny_archives, tmp_path):
-    from twostream.config import FlowParams
     from twostream.flow.extract import extract_flow
 
     table, frames, _ = tiny_archives
     flow = tmp_path / "flow"
-    extract_flow(table.head(2), frames, flow, FlowParams(backward=True, workers=1))
+    extract_flow(table.head(2), frames, flow, repo_block("flow", backward=True, workers=1))
     paths, labels = _paths(table.head(2), flow)
     for stacking in ("trajectory", "bidirectional"):
         data = TemporalTrainSet(paths, labels, input_size=40, stack_length=4, mean_subtraction=False,

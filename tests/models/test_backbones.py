@@ -6,6 +6,8 @@ from twostream.models import build_model
 from twostream.models.backbones import (class_layer, freeze_all_but_class_layer, hold_batchnorm,
                                         imagenet_shaped, set_input_channels, stem)
 
+from conftest import repo_block
+
 
 @pytest.mark.parametrize("arch", ["cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0"])
 def test_every_backbone_makes_both_streams(arch):
@@ -72,7 +74,7 @@ def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archiv
     batches; a last-layer net keeps the held (ImageNet) ones; 0 batches keeps the averages."""
     from torch.utils.data import DataLoader
 
-    from twostream.config import Schedule, SpatialParams
+    from twostream.config import Schedule
     from twostream.inputs.samples import BalancedBatches, SpatialTrainSet
     from twostream.store.zipstore import archive_name
     from twostream.training.train import Checkpoint, Recipe, train_stream
@@ -89,7 +91,7 @@ def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archiv
         torch.manual_seed(0)
         model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.01), nn.ReLU(),
                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 4))
-        block = SpatialParams(batch_size=4, channels_last=False, bn_recompute_batches=recompute)
+        block = repo_block("spatial", batch_size=4, channels_last=False, bn_recompute_batches=recompute)
         train_stream(model, batches, Recipe(block, Schedule(3, ()), last_layer_only=last_layer),
                      device=torch.device("cpu"), checkpoint=Checkpoint(tmp, {}, every=10))
         return model

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from twostream.config import Params, parse_block
+from twostream.config import Params
 from twostream.training.fit import PartData, fit_split, training_data
 from twostream.streams import StreamSpec, cell
 from twostream.training.tasks import class_layer_key
+
+from conftest import repo_params
 
 SMALL = {"temporal": {"width": 0.1, "input_size": 48, "batch_size": 6, "schedule_scale": 0.0001},
          "spatial": {"input_size": 48},
@@ -28,7 +30,7 @@ def _parts(tiny_archives, tmp_path: Path) -> tuple[Params, dict[str, PartData]]:
     hmdb["class"] = [f"{c[:-4].lower()}_rise" for c in hmdb["class"]]  # ember_rise, moss_rise
     hmdb["label"] = pd.factorize(hmdb["class"], sort=True)[0]
     hmdb.to_csv(hmdb_csv, index=False)
-    params = parse_block(Params, {**SMALL, "dropout": 0.5})
+    params = repo_params({**SMALL, "dropout": 0.5})
     return params, {"ucf101": PartData(table, ucf_csv, flow),
                     "hmdb51": PartData(hmdb.reset_index(drop=True), hmdb_csv, flow)}
 

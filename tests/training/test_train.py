@@ -2,11 +2,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from twostream.config import Schedule, SpatialParams
+from twostream.config import Schedule
 from twostream.models import build_model
 from twostream.inputs.samples import BalancedBatches, SpatialTrainSet
 from twostream.store.zipstore import archive_name
 from twostream.training.train import Checkpoint, Recipe, lr_at, train_stream
+
+from conftest import repo_block
 
 
 def test_lr_schedule_steps_down_tenfold():
@@ -22,7 +24,7 @@ def _run(tiny_archives, ckpt_path, kill_after=None, live=None):
     table, frames, _ = tiny_archives
     paths = [frames / archive_name(v) for v in table["id"]]
     labels = list(table["label"])
-    params = SpatialParams(width=0.1, input_size=48, batch_size=4)
+    params = repo_block("spatial", width=0.1, input_size=48, batch_size=4)
     data = SpatialTrainSet(paths, labels, input_size=48, jitter=0.1, seed=0)
     torch.manual_seed(0)
     model, _ = build_model("cnn_m_2048", in_channels=3, num_classes=4, width=0.1, norm2=True,
@@ -82,7 +84,7 @@ def test_last_layer_training_changes_only_the_class_layer(tiny_archives, tmp_pat
                            dropout=0.5, input_size=48)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batches = lambda start: DataLoader(data, batch_sampler=BalancedBatches(labels, 4, 3, 0, start))
-    train_stream(model, batches, Recipe(SpatialParams(batch_size=4), Schedule(3, ()), last_layer_only=True),
+    train_stream(model, batches, Recipe(repo_block("spatial", batch_size=4), Schedule(3, ()), last_layer_only=True),
                  device=torch.device("cpu"), checkpoint=Checkpoint(tmp_path / "c.pt", {}, every=10))
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {"net.fc.1.weight", "net.fc.1.bias"}  # BatchNorm statistics held too

@@ -155,12 +155,12 @@ def resolve_auto() -> str:
     return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
 
 
-def make_backend(name: str, compile: bool = False,
-                 epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
+def make_backend(name: str, *, compile: bool, epsilon: float) -> FlowBackend:
     """Instantiate a backend by its params.yaml name (``flow.backend``).
 
     ``compile`` fuses torch-tvl1's iteration with torch.compile; ``epsilon`` is the TV-L1
-    backends' stopping threshold (``flow.tvl1_epsilon``); other backends ignore both.
+    backends' stopping threshold (``flow.tvl1_epsilon``); other backends ignore both. Both are
+    required: their values live in params.yaml, not here.
     """
     if name == "auto":
         name = resolve_auto()
