@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from results import report
+from twostream.flow.quantize import code_step
 
 PARTS = ("ucf101", "hmdb51")
 
@@ -75,7 +76,7 @@ def flow_difference(a: Path, b: Path) -> tuple[float, float, int]:
                 delta = np.abs(x.astype(np.int16) - y.astype(np.int16))
                 differing += int((delta > 0).sum())
                 total += delta.size
-                absolute += float(delta.sum()) * 2 * bound / 255
+                absolute += float(delta.sum()) * code_step(bound)
                 fields += 1
     return (differing / total if total else float("nan"),
             absolute / total if total else float("nan"), fields // 2)

@@ -10,6 +10,16 @@ def test_quantize_round_trip_within_half_a_step():
     assert np.abs(back - flow).max() <= max_quantization_error(20.0) + 1e-5
 
 
+def test_zero_motion_decodes_as_zero_and_the_map_is_symmetric():
+    """The [0, 255] map put zero at 127.5 -> code 128 -> +0.078 px in every still pixel."""
+    assert quantize(np.zeros(3), 20.0).tolist() == [128] * 3
+    assert dequantize(quantize(np.zeros(3), 20.0), 20.0).tolist() == [0.0] * 3
+    flow = np.random.default_rng(1).uniform(-25, 25, 1000)
+    assert np.array_equal(dequantize(quantize(-flow, 20.0), 20.0), -dequantize(quantize(flow, 20.0), 20.0))
+    still = decode_field(*encode_field(np.zeros((48, 64, 2), np.float32), 20.0, 90), 20.0)
+    assert np.count_nonzero(still) == 0  # through JPEG too: a flat field stays exact
+
+
 def test_values_beyond_bound_are_clipped():
     back = dequantize(quantize(np.array([-50.0, 0.0, 35.0]), 20.0), 20.0)
     assert back[0] == -20.0 and back[2] == 20.0 and abs(back[1]) <= max_quantization_error(20.0) + 1e-5

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from twostream.flow.quantize import ZERO_CODE, code_step
 from twostream.inputs.samples import (RGB_MEAN, RGB_STD, Key, SpatialTrainSet, TemporalTrainSet)
 from twostream.store.zipstore import ArchiveReader, flow_members, frame_member
 
@@ -128,7 +129,7 @@ def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction
         codes = torch.cat(flat[at:at + len(sample)])  # (2L, H, W): dx0, dy0, dx1, ...
         at += len(sample)
         bound = n[3]
-        stack = codes.float() * (2.0 * bound / 255.0) - bound
+        stack = (codes.float() - ZERO_CODE) * code_step(bound)
         if mean_subtraction:
             stack = stack - stack.mean(dim=(1, 2), keepdim=True)
         top, left = int(n[0]), int(n[1])
