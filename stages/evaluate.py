@@ -1,4 +1,4 @@
-"""Stage `evaluate_spatial@<cell>` / `evaluate_temporal@<cell>`: score every video of each trained split
+"""Stage `evaluate_spatial_ucf101@<cell>` / `evaluate_temporal_ucf101@<cell>`: score every video of each trained split
 with the test protocol (frames x crops): its test videos (`--sides test`), or for the fused pair
 its training videos, which SVM fusion learns from (`--sides train`).
 

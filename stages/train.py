@@ -1,5 +1,5 @@
-"""Stage `train_spatial@<setting>-<dropout>`, `train_temporal@<input>` (Table 1, ucf101 part),
-`train_table2@<row>` and `train_multitask` (Table 2), `train_hmdb51_spatial`: train one cell
+"""Stage `train_spatial_ucf101@<setting>-<dropout>`, `train_temporal_ucf101@<input>` (Table 1, ucf101 part),
+`train_temporal_hmdb51_<row>` and `train_temporal_multitask` (Table 2), `train_spatial_hmdb51`: train one cell
 of one stream per split in `run.splits`.
 
     python stages/train.py spatial last_layer-0.5 --data ucf101 data/ucf101/frames \

@@ -43,13 +43,13 @@ TINY_TABLE1B = {"flow3_sub": {"stacking": "flow", "stack_length": 3, "mean_subtr
 SPATIAL_CELLS = {f"{s}-{d}" for s in ("scratch", "finetune", "last_layer") for d in (0.5, 0.9)}
 TABLE2 = ("alone", "finetuned", "extra_classes", "multitask")
 PARTS = ("ucf101", "hmdb51")
-TRAINED = ({f"train_spatial@{c}" for c in SPATIAL_CELLS} | {f"evaluate_spatial@{c}" for c in SPATIAL_CELLS}
-           | {f"{stage}@{c}" for stage in ("train_temporal", "evaluate_temporal") for c in TINY_TABLE1B}
-           | {f"train_table2_{r}" for r in TABLE2[:3]} | {f"evaluate_table2@{r}" for r in TABLE2}
-           | {"train_multitask", "evaluate_multitask_ucf101", "train_hmdb51_spatial",
-              "evaluate_hmdb51_spatial"})
-PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "fusion_train_spatial",
-                                            "fusion_train_temporal", "fuse") for part in PARTS}
+TRAINED = ({f"train_spatial_ucf101@{c}" for c in SPATIAL_CELLS} | {f"evaluate_spatial_ucf101@{c}" for c in SPATIAL_CELLS}
+           | {f"{stage}@{c}" for stage in ("train_temporal_ucf101", "evaluate_temporal_ucf101") for c in TINY_TABLE1B}
+           | {f"train_table2_{r}" for r in TABLE2[:3]} | {f"evaluate_temporal_hmdb51@{r}" for r in TABLE2}
+           | {"train_temporal_multitask", "evaluate_temporal_ucf101_multitask", "train_spatial_hmdb51",
+              "evaluate_spatial_hmdb51"})
+PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "evaluate_trainset_spatial",
+                                            "evaluate_trainset_temporal", "fuse") for part in PARTS}
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -134,13 +134,13 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     _run(["git", "commit", "-qm", "baseline results"], project)
     experiment = _run(["dvc", "exp", "run", "-S", "dropout=0.9"], project)
     # ucf101's last_layer-0.9 cell is trained already; hmdb51 trains only its fused spatial net
-    assert _ran(experiment) == {"train_hmdb51_spatial", "evaluate_hmdb51_spatial",
-                                "fusion_train_spatial@ucf101", "fusion_train_spatial@hmdb51",
+    assert _ran(experiment) == {"train_spatial_hmdb51", "evaluate_spatial_hmdb51",
+                                "evaluate_trainset_spatial@ucf101", "evaluate_trainset_spatial@hmdb51",
                                 "fuse@ucf101", "fuse@hmdb51", "report"}
     tables = json.loads((project / "metrics/tables.json").read_text())
     assert tables["provenance"]["fused"]["ucf101"]["spatial"] == "last_layer-0.9"
     one_cell = _run(["dvc", "exp", "run", "-S", "table1b.trajectory3.mean_subtraction=true"], project)
-    assert _ran(one_cell) == {"train_temporal@trajectory3", "evaluate_temporal@trajectory3", "report"}
+    assert _ran(one_cell) == {"train_temporal_ucf101@trajectory3", "evaluate_temporal_ucf101@trajectory3", "report"}
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 

@@ -232,7 +232,7 @@ class TemporalParams(StreamParams):
 
 @dataclasses.dataclass(frozen=True)
 class Table1aParams:
-    """The Table 1a grid: one ``train_spatial@<setting>-<dropout>`` stage per cell."""
+    """The Table 1a grid: one ``train_spatial_ucf101@<setting>-<dropout>`` stage per cell."""
     settings: tuple[str, ...] = _spec(choices=SPATIAL_SETTINGS)
     dropouts: tuple[float, ...] = _spec(lo=0.0, hi=1.0, hi_open=True)
 

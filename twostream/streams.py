@@ -85,7 +85,7 @@ class Cell:
 
 
 def spatial_cell_name(setting: str, dropout: float) -> str:
-    """``<setting>-<dropout>``, as DVC names the matrix stage ``train_spatial@<setting>-<dropout>``."""
+    """``<setting>-<dropout>``, as DVC names the matrix stage ``train_spatial_ucf101@<setting>-<dropout>``."""
     return f"{setting}-{dropout}"
 
 
