@@ -46,7 +46,7 @@ def measure(stream: str, name: str, args: argparse.Namespace, device: torch.devi
     table = load_table(args.splits)
     rows = select(table, 1, "train")
     paths, labels = available_archives(rows, args.frames if stream == "spatial" else args.flow)
-    dataset = train_set(spec, params, paths, labels, seed=0)
+    dataset = train_set(spec, block, paths, labels, seed=0)
     batch = args.batch or block.batch_size
 
     def loader(n: int):

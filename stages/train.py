@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
             live = TrainingCurves(args.live / f"split{split}") if world.main else None
             init = args.init / f"split{split}.pt" if args.init else None
             try:
-                payloads = fit_split(chosen, params, data, split, checkpoints, device, live, world,
+                payloads = fit_split(chosen, params.run.seed, data, split, checkpoints, device, live, world,
                                      init)
             except WeightsError as err:
                 raise SystemExit(f"{args.params}: {err}") from None

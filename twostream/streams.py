@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
-                              Schedule, StreamParams, scaled_schedule)
+                              Schedule, SpatialParams, StreamParams, TemporalParams, scaled_schedule)
 from twostream.models import Pretrained, build_model
 from twostream.inputs.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
                                       temporal_test_inputs)
@@ -76,6 +76,8 @@ class Cell:
     weights_key: str
     parts: tuple[str, ...] = ("ucf101",)
     kind: str = "single"  # single | extra_classes | multitask | finetuned
+    extra_classes: tuple[str, ...] = ()  # extra_classes: table2.extra_classes
+    multitask_ratio: float | None = None  # multitask: table2.multitask_ratio (hmdb51's batch share)
 
     @property
     def weights(self) -> tuple[str, str] | None:
@@ -133,18 +135,23 @@ def cell(params: Params, stream: Stream, name: str, part: str = "ucf101") -> Cel
     fine_tune = t.init != "scratch" or kind == "finetuned"
     scale = t.schedule_scale * (params.table2.multitask_iterations if kind == MULTITASK else 1.0)
     return Cell(name, spec, t, scaled_schedule("finetune" if fine_tune else "scratch", scale),
-                "temporal.weights", parts, kind)
+                "temporal.weights", parts, kind,
+                params.table2.extra_classes if kind == "extra_classes" else (),
+                params.table2.multitask_ratio if kind == MULTITASK else None)
 
 
-def train_set(spec: StreamSpec, params: Params, archives: list[Path], labels: list[int],
+def train_set(spec: StreamSpec, block: StreamParams, archives: list[Path], labels: list[int],
               seed: int) -> Dataset:
+    """A cell's training samples; ``block`` is its stream's params (a cell's ``block``)."""
     if spec.stream == "spatial":
+        assert isinstance(block, SpatialParams)
         return SpatialTrainSet(archives, labels, input_size=spec.input_size,
-                               jitter=params.spatial.rgb_jitter, seed=seed)
+                               jitter=block.rgb_jitter, seed=seed)
+    assert isinstance(block, TemporalParams)
     return TemporalTrainSet(archives, labels, input_size=spec.input_size,
                             stack_length=spec.stack_length,
                             mean_subtraction=spec.mean_subtraction, seed=seed,
-                            stacking=spec.stacking, cache_mb=params.temporal.cache_mb)
+                            stacking=spec.stacking, cache_mb=block.cache_mb)
 
 
 def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParams

@@ -39,13 +39,13 @@ def test_each_table2_row_learns_from_what_the_paper_says(tiny_archives, tmp_path
     params, data = _parts(tiny_archives, tmp_path)
     n_ucf = int((data["ucf101"].table["split1"] == "train").sum())
     n_hmdb = int((data["hmdb51"].table["split1"] == "train").sum())
-    alone = training_data(cell(params, "temporal", "alone"), data, 1, params)
+    alone = training_data(cell(params, "temporal", "alone"), data, 1)
     assert len(alone.paths) == n_hmdb and set(alone.outputs) == {"hmdb51"}
-    extra = training_data(cell(params, "temporal", "extra_classes"), data, 1, params)
+    extra = training_data(cell(params, "temporal", "extra_classes"), data, 1)
     assert extra.added_classes == ["EmberSlide", "MossSlide"]  # *Rise are hmdb51's classes too
     assert extra.heads.num_classes == 4 and extra.outputs["hmdb51"].stop == 2
     assert sorted(set(extra.labels)) == [0, 1, 2, 3]
-    multi = training_data(cell(params, "temporal", "multitask"), data, 1, params)
+    multi = training_data(cell(params, "temporal", "multitask"), data, 1)
     assert len(multi.paths) == n_ucf + n_hmdb
     assert [(h.part, h.start, h.stop) for h in multi.heads.heads] == [("ucf101", 0, 4), ("hmdb51", 4, 6)]
     assert multi.labels[n_ucf:] == [4 + x for x in alone.labels]
@@ -54,7 +54,7 @@ def test_each_table2_row_learns_from_what_the_paper_says(tiny_archives, tmp_path
 def test_multitask_net_gives_each_part_a_model_file_with_the_shared_trunk(tiny_archives, tmp_path):
     params, data = _parts(tiny_archives, tmp_path)
     chosen = cell(params, "temporal", "multitask")
-    payloads = fit_split(chosen, params, data, 1, tmp_path / "ckpt", torch.device("cpu"), None)
+    payloads = fit_split(chosen, params.run.seed, data, 1, tmp_path / "ckpt", torch.device("cpu"), None)
     assert set(payloads) == {"ucf101", "hmdb51"}
     ucf, hmdb = payloads["ucf101"], payloads["hmdb51"]
     assert hmdb.classes == ["ember_rise", "moss_rise"] and len(ucf.classes) == 4
@@ -70,12 +70,12 @@ def test_multitask_net_gives_each_part_a_model_file_with_the_shared_trunk(tiny_a
 def test_fine_tuning_starts_from_the_ucf101_trunk(tiny_archives, tmp_path):
     params, data = _parts(tiny_archives, tmp_path)
     ucf_cell = cell(params, "temporal", "flow3_sub")
-    trained = fit_split(ucf_cell, params, data, 1, tmp_path / "a", torch.device("cpu"), None)["ucf101"]
+    trained = fit_split(ucf_cell, params.run.seed, data, 1, tmp_path / "a", torch.device("cpu"), None)["ucf101"]
     trained.save(tmp_path / "ucf.pt")
-    tuned = fit_split(cell(params, "temporal", "finetuned"), params, data, 1, tmp_path / "b",
+    tuned = fit_split(cell(params, "temporal", "finetuned"), params.run.seed, data, 1, tmp_path / "b",
                       torch.device("cpu"), None, init=tmp_path / "ucf.pt")["hmdb51"]
     assert tuned.weights.startswith(f"fine-tuned from {tmp_path / 'ucf.pt'}")
     assert cell(params, "temporal", "finetuned").schedule == params.temporal.schedule("finetune")
     with pytest.raises(SystemExit, match="missing"):
-        fit_split(cell(params, "temporal", "finetuned"), params, data, 1, tmp_path / "c",
+        fit_split(cell(params, "temporal", "finetuned"), params.run.seed, data, 1, tmp_path / "c",
                   torch.device("cpu"), None, init=tmp_path / "none.pt")

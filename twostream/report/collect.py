@@ -6,13 +6,14 @@ the provenance the report prints (what ran, read from the score files, not from 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from twostream.config import MULTITASK, ROLES, TABLE2_ROWS, Params
+from twostream.config import MULTITASK, ROLES, TABLE2_ROWS, Params, TemporalInput
 from twostream.errors import UserError
 from twostream.evaluation.fusion import average_fusion
 from twostream.evaluation.scores import ScoreFile, load_scores, split_files
@@ -45,18 +46,18 @@ def unscorable(scores: dict[int, ScoreFile]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def table3_label(name: str, params: Params) -> str:
+def table3_label(name: str, table1b: Mapping[str, TemporalInput]) -> str:
     if name == MULTITASK:
         return "uni-directional, multi-task"
-    stacking = params.table1b[name].stacking
+    stacking = table1b[name].stacking
     return "bi-directional" if stacking == "bidirectional" else "uni-directional"
 
 
-def table3_nets(params: Params) -> list[str]:
+def table3_nets(table1b: Mapping[str, TemporalInput], table2_input: str) -> list[str]:
     """Table 3's temporal nets, fused with the ucf101 spatial cell by averaging: every
     bi-directional table1b cell, table2.input (uni-directional) and the multi-task net."""
-    bidirectional = [n for n, c in params.table1b.items() if c.stacking == "bidirectional"]
-    return [*bidirectional, params.table2.input, MULTITASK]
+    bidirectional = [n for n, c in table1b.items() if c.stacking == "bidirectional"]
+    return [*bidirectional, table2_input, MULTITASK]
 
 
 def fused_pairs(params: Params) -> dict[str, dict[str, str]]:
@@ -124,7 +125,7 @@ def table3_fusions(found: _Found, params: Params, svm_accuracy: dict[int, float]
     then the SVM fusion of the fused pair. Fails if a net scored other test videos."""
     fusions = []
     spatial = found.scores[("ucf101", "spatial", fused_spatial_cell(params))]
-    for name in table3_nets(params):
+    for name in table3_nets(params.table1b, params.table2.input):
         temporal = found.scores.get(("ucf101", "temporal", name))
         if temporal is None:
             continue
@@ -136,9 +137,9 @@ def table3_fusions(found: _Found, params: Params, svm_accuracy: dict[int, float]
                 raise ReportError(f"split {split}: {name} scored other test videos than the spatial "
                                   f"stream; rerun `dvc repro`")
             per_split[split] = accuracy(average_fusion(a, b), labels)
-        fusions.append(FusionResult(name, table3_label(name, params), "averaging", per_split))
+        fusions.append(FusionResult(name, table3_label(name, params.table1b), "averaging", per_split))
     temporal = params.fusion.temporal
-    fusions.append(FusionResult(temporal, table3_label(temporal, params), "SVM", svm_accuracy))
+    fusions.append(FusionResult(temporal, table3_label(temporal, params.table1b), "SVM", svm_accuracy))
     return fusions
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from twostream.config import MULTITASK, Params, as_dict
+from twostream.config import MULTITASK, as_dict
 from twostream.training.distributed import World
 from twostream.inputs.gpu_decode import assembler, collate_raw, on_device, raw_dataset
 from twostream.inputs.samples import BalancedBatches
@@ -112,7 +112,7 @@ class TrainingData:
     added_classes: list[str] = field(default_factory=list)  # Table 2's extra ucf101 classes
 
 
-def training_data(cell: Cell, data: dict[str, PartData], split: int, params: Params) -> TrainingData:
+def training_data(cell: Cell, data: dict[str, PartData], split: int) -> TrainingData:
     """Videos, labels and heads of ``cell`` on ``split`` (each part's own split ``split``)."""
     missing = [p for p in cell.parts if p not in data]
     if missing:
@@ -126,7 +126,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int, params: Par
         other = data[cell.parts[1]]
         other_classes = class_names(other.table)
         try:
-            added = extra_classes(params.table2.extra_classes, other_classes, first_classes)
+            added = extra_classes(cell.extra_classes, other_classes, first_classes)
         except ClassListError as err:
             raise SystemExit(str(err)) from None
         log.info("%s: adding %d %s classes that do not overlap %s's: %s", cell.name, len(added),
@@ -163,17 +163,23 @@ def start_from(model: nn.Module, model_file: Path) -> str:
     return f"fine-tuned from {model_file} ({saved.cell}, {len(saved.classes)} classes)"
 
 
-def fit_split(cell: Cell, params: Params, data: dict[str, PartData], split: int,
+def split_seed(run_seed: int, split: int) -> int:
+    """The seed of one split's training run: ``run.seed`` and the split, so splits differ."""
+    return run_seed * 10 + split
+
+
+def fit_split(cell: Cell, run_seed: int, data: dict[str, PartData], split: int,
               checkpoint_dir: Path, device: torch.device, live: MetricLogger | None,
               world: World | None = None, init: Path | None = None) -> dict[str, ModelFile]:
     """Train ``cell`` on the training side of ``split``; return each part's model file.
 
-    ``init``: a trained net whose trunk this one starts from (Table 2's fine-tuned row).
+    ``run_seed``: ``run.seed``. ``init``: a trained net whose trunk this one starts from
+    (Table 2's fine-tuned row).
     """
     world = world or World()
     block, spec, schedule = cell.block, cell.spec, cell.schedule
-    seed = params.run.seed * 10 + split
-    videos = training_data(cell, data, split, params)
+    seed = split_seed(run_seed, split)
+    videos = training_data(cell, data, split)
     warn_short_clips(spec, videos.paths, log)
     torch.manual_seed(seed)
     model, pretrained = spec.build(videos.heads.num_classes, cell.weights)
@@ -181,10 +187,11 @@ def fit_split(cell: Cell, params: Params, data: dict[str, PartData], split: int,
     if init is not None:
         source = start_from(model, init)
     torch.manual_seed(seed * 1000 + world.rank)  # dropout masks differ per rank, as they should
-    dataset = train_set(spec, params, videos.paths, videos.labels, seed)
-    pools = (batch_pools(videos.heads, {cell.parts[1]: params.table2.multitask_ratio,
-                                        cell.parts[0]: 1 - params.table2.multitask_ratio},
-                         block.batch_size) if len(videos.heads.heads) > 1 else None)
+    dataset = train_set(spec, block, videos.paths, videos.labels, seed)
+    ratio = cell.multitask_ratio
+    pools = (batch_pools(videos.heads, {cell.parts[1]: ratio, cell.parts[0]: 1 - ratio},
+                         block.batch_size) if len(videos.heads.heads) > 1 and ratio is not None
+             else None)
     recipe = {"spec": spec.to_dict(), "params": as_dict(block), "schedule": as_dict(schedule),
               "split": split, "seed": seed, "kind": cell.kind, "parts": list(cell.parts),
               "heads": [h.classes for h in videos.heads.heads], "pools": str(pools),
