@@ -59,7 +59,8 @@ def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[
     pairs = _pairs(count, width, height)
     compile_s = None
     backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"),
-                           epsilon=flow_params().tvl1_epsilon)
+                           epsilon=flow_params().tvl1_epsilon,
+                           scale_step=flow_params().tvl1_scale_step)
     first = pairs[:batch]
     if name.endswith("+compile"):
         start = time.perf_counter()
@@ -144,7 +145,8 @@ def available(name: str) -> str | None:
     from twostream.flow.backends import make_backend
 
     try:
-        make_backend(name.replace("+compile", ""), compile=False, epsilon=flow_params().tvl1_epsilon)
+        make_backend(name.replace("+compile", ""), compile=False, epsilon=flow_params().tvl1_epsilon,
+                     scale_step=flow_params().tvl1_scale_step)
     except (RuntimeError, ValueError) as err:
         return str(err)
     return None

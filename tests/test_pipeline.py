@@ -45,7 +45,7 @@ TABLE2 = ("alone", "finetuned", "extra_classes", "multitask")
 PARTS = ("ucf101", "hmdb51")
 TRAINED = ({f"train_spatial_ucf101@{c}" for c in SPATIAL_CELLS} | {f"evaluate_spatial_ucf101@{c}" for c in SPATIAL_CELLS}
            | {f"{stage}@{c}" for stage in ("train_temporal_ucf101", "evaluate_temporal_ucf101") for c in TINY_TABLE1B}
-           | {f"train_table2_{r}" for r in TABLE2[:3]} | {f"evaluate_temporal_hmdb51@{r}" for r in TABLE2}
+           | {f"train_temporal_hmdb51_{r}" for r in TABLE2[:3]} | {f"evaluate_temporal_hmdb51@{r}" for r in TABLE2}
            | {"train_temporal_multitask", "evaluate_temporal_ucf101_multitask", "train_spatial_hmdb51",
               "evaluate_spatial_hmdb51"})
 PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "evaluate_trainset_spatial",

@@ -159,6 +159,8 @@ class FlowParams:
     tvl1_epsilon: float = _spec(lo=0.0, lo_open=True, hi=1.0,
                                 doc="TV-L1 stopping threshold (OpenCV's default 0.01); larger "
                                     "stops earlier on noisy frames")
+    tvl1_scale_step: float = _spec(lo=0.3, hi=0.95, doc="TV-L1 pyramid: each level this times the "
+                                   "one above (OpenCV's default 0.8; 0.5 is coarser and faster)")
     jpeg_quality: int = _spec(lo=1, hi=100)
     workers: int = _spec(lo=0, doc="0 = one process per core")
 

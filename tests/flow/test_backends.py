@@ -16,7 +16,8 @@ def _textured_pair(dx: float, dy: float):
 @pytest.mark.parametrize("name, tolerance", [("opencv-tvl1", 0.15), ("opencv-farneback", 0.4),
                                              ("torch-tvl1", 0.15)])
 def test_backend_recovers_a_known_translation(name, tolerance):
-    backend = make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"])
+    backend = make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
+                           scale_step=TVL1_DEFAULTS["scale_step"])
     prev, nxt = _textured_pair(2.0, -1.0)
     flow = backend.compute(prev, nxt)
     assert flow.shape == (80, 96, 2) and flow.dtype == np.float32
@@ -27,15 +28,18 @@ def test_backend_recovers_a_known_translation(name, tolerance):
 
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="flow.backend"):
-        make_backend("brox", compile=False, epsilon=TVL1_DEFAULTS["epsilon"])
+        make_backend("brox", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
+                           scale_step=TVL1_DEFAULTS["scale_step"])
 
 
 @pytest.mark.parametrize("name", ["opencv-cuda-brox", "opencv-cuda-tvl1"])
 def test_opencv_cuda_backends_say_what_is_missing(name):
     if cv2.cuda.getCudaEnabledDeviceCount() > 0:
         prev, nxt = _textured_pair(2.0, -1.0)
-        flow = make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"]).compute(prev, nxt)
+        flow = make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
+                           scale_step=TVL1_DEFAULTS["scale_step"]).compute(prev, nxt)
         assert np.abs(np.median(flow[12:-12, 12:-12].reshape(-1, 2), axis=0) - [2.0, -1.0]).max() < 0.3
         return
     with pytest.raises(RuntimeError, match=rf"flow.backend={name} needs OpenCV built with CUDA.*torch-tvl1"):
-        make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"])
+        make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
+                           scale_step=TVL1_DEFAULTS["scale_step"])

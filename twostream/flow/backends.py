@@ -19,9 +19,10 @@ FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 BatchFlowFn = Callable[[list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
 
 # OpenCV's DualTVL1 defaults are the standard Zach-Pock-Bischof settings used by two-stream tools.
+# The pipeline sets epsilon and scale_step from params.yaml (flow.tvl1_epsilon, tvl1_scale_step).
 TVL1_DEFAULTS = {"tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5,
                  "epsilon": 0.01, "inner_iterations": 30, "outer_iterations": 10,
-                 "scale_step": 0.5, "gamma": 0.0, "median_filtering": 5}
+                 "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5}
 FARNEBACK_DEFAULTS = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3,
                       "poly_n": 5, "poly_sigma": 1.2}
 
@@ -40,11 +41,11 @@ class FlowBackend:
         return [self.compute(a, b) for a, b in zip(prevs, nexts)]
 
 
-def _opencv_tvl1(epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
+def _opencv_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
     if not hasattr(cv2, "optflow"):
         raise RuntimeError("flow.backend=opencv-tvl1 needs cv2.optflow: "
                            "pip install opencv-contrib-python-headless")
-    s = {**TVL1_DEFAULTS, "epsilon": epsilon}
+    s = {**TVL1_DEFAULTS, "epsilon": epsilon, "scale_step": scale_step}
     solver = cv2.optflow.DualTVL1OpticalFlow_create(
         tau=s["tau"], lambda_=s["lambda"], theta=s["theta"], nscales=s["scales"],
         warps=s["warps"], epsilon=s["epsilon"], innnerIterations=s["inner_iterations"],
@@ -104,22 +105,22 @@ def _opencv_cuda_brox() -> FlowBackend:
         s["solver_iterations"]), s, unit_range=True)
 
 
-def _opencv_cuda_tvl1(epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
+def _opencv_cuda_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
     _require_opencv_cuda("opencv-cuda-tvl1")
-    s = {**TVL1_DEFAULTS, "epsilon": epsilon}
+    s = {**TVL1_DEFAULTS, "epsilon": epsilon, "scale_step": scale_step}
     return _opencv_cuda("opencv-cuda-tvl1", lambda: cv2.cuda_OpticalFlowDual_TVL1.create(
         s["tau"], s["lambda"], s["theta"], s["scales"], s["warps"], s["epsilon"],
         s["inner_iterations"] * s["outer_iterations"], s["scale_step"], s["gamma"]), s,
         unit_range=False)
 
 
-def _torch_tvl1(compile: bool = False, epsilon: float = TVL1_DEFAULTS["epsilon"]) -> FlowBackend:
+def _torch_tvl1(compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
     import torch
 
     from twostream.flow import tvl1
     from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
 
-    settings = TVL1Settings(epsilon=epsilon)
+    settings = TVL1Settings(epsilon=epsilon, scale_step=scale_step)
     # Under torchrun each local rank drives its own GPU.
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device(f"cuda:{local_rank % torch.cuda.device_count()}" if torch.cuda.is_available()
@@ -155,20 +156,21 @@ def resolve_auto() -> str:
     return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
 
 
-def make_backend(name: str, *, compile: bool, epsilon: float) -> FlowBackend:
+def make_backend(name: str, *, compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
     """Instantiate a backend by its params.yaml name (``flow.backend``).
 
-    ``compile`` fuses torch-tvl1's iteration with torch.compile; ``epsilon`` is the TV-L1
-    backends' stopping threshold (``flow.tvl1_epsilon``); other backends ignore both. Both are
-    required: their values live in params.yaml, not here.
+    ``compile`` fuses torch-tvl1's iteration with torch.compile; ``epsilon`` and ``scale_step``
+    are the TV-L1 backends' stopping threshold and pyramid step (``flow.tvl1_epsilon``,
+    ``flow.tvl1_scale_step``); other backends ignore them. All are required: their values live
+    in params.yaml, not here.
     """
     if name == "auto":
         name = resolve_auto()
     if name not in BACKENDS:
         raise ValueError(f"flow.backend={name!r}: must be one of {['auto', *sorted(BACKENDS)]}")
     if name == "torch-tvl1":
-        return BACKENDS[name](compile=compile, epsilon=epsilon)
-    return BACKENDS[name](epsilon=epsilon) if "tvl1" in name else BACKENDS[name]()
+        return BACKENDS[name](compile=compile, epsilon=epsilon, scale_step=scale_step)
+    return BACKENDS[name](epsilon=epsilon, scale_step=scale_step) if "tvl1" in name else BACKENDS[name]()
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

@@ -28,10 +28,12 @@ _backend = functools.lru_cache(maxsize=None)(make_backend)
 
 def flow_to_archive(job: Job) -> None:
     recipe = job.recipe
-    # A recipe records compile only for a batched backend and epsilon only for a TV-L1 one; the
-    # other backends ignore the value passed for the one they lack.
+    # A recipe records compile only for a batched backend and epsilon and scale_step only for a
+    # TV-L1 one; the other backends ignore the values passed for those they lack.
+    settings = recipe["settings"]
     backend = _backend(recipe["backend"], compile=recipe.get("compile", False),
-                       epsilon=recipe["settings"].get("epsilon", TVL1_DEFAULTS["epsilon"]))
+                       epsilon=settings.get("epsilon", TVL1_DEFAULTS["epsilon"]),
+                       scale_step=settings.get("scale_step", TVL1_DEFAULTS["scale_step"]))
     with ArchiveReader(job.source) as frames_archive:
         n_frames = frames_archive.meta["n_frames"]
         gray = [to_gray(frames_archive.image(frame_member(i))) for i in range(n_frames)]
@@ -66,7 +68,8 @@ def extract_flow(table: pd.DataFrame, frames_dir: Path, out_dir: Path,
     table (a deterministic split; under torchrun each rank takes its own), while the set of
     archives that belong in ``out_dir`` stays the whole table's.
     """
-    backend = make_backend(params.backend, compile=params.compile, epsilon=params.tvl1_epsilon)  # fail fast, in the parent
+    backend = make_backend(params.backend, compile=params.compile, epsilon=params.tvl1_epsilon,
+                           scale_step=params.tvl1_scale_step)  # fail fast, in the parent
     jobs = []
     for video_id in table["id"]:
         source = frames_dir / archive_name(video_id)

@@ -15,7 +15,6 @@ checked every ``check_every`` iterations to avoid a device sync per iteration.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -37,7 +36,7 @@ class TVL1Settings:
     epsilon: float = 0.01
     inner_iterations: int = 30
     outer_iterations: int = 10
-    scale_step: float = 0.5
+    scale_step: float = 0.8     # OpenCV's default since 3.0 (flow.tvl1_scale_step sets it)
     median_filtering: int = 5
     min_size: int = 16          # coarsest level's shorter side (fewer scales on small frames)
     check_every: int = 10       # iterations between convergence checks
@@ -108,21 +107,11 @@ def _pyramid(images: torch.Tensor, settings: TVL1Settings) -> list[torch.Tensor]
         if min(height, width) * scale < settings.min_size:
             break
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        # Blur before decimating (sigma as in IPOL's TV-L1), then resample.
-        sigma = 0.6 * math.sqrt(max(1.0 / settings.scale_step ** 2 - 1.0, 0.0))
-        levels.append(F.interpolate(_gaussian(levels[-1], sigma), size=size, mode="bilinear",
-                                    align_corners=False, antialias=False))
+        # As OpenCV builds it: a bilinear resize of the level above, no pre-smoothing. (IPOL's
+        # Gaussian pre-blur cost 1-2% endpoint error on real photographs, bench/flow.py.)
+        levels.append(F.interpolate(levels[-1], size=size, mode="bilinear", align_corners=False,
+                                    antialias=False))
     return levels
-
-
-def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = max(1, int(math.ceil(2 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    kernel = kernel / kernel.sum()
-    padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(padded, kernel.view(1, 1, 1, -1))
-    return F.conv2d(out, kernel.view(1, 1, -1, 1))
 
 
 def _primal_dual_step(flow: torch.Tensor, px: torch.Tensor, py: torch.Tensor, rho_c: torch.Tensor,
