@@ -31,7 +31,7 @@ import numpy as np
 from results import report
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = ("opencv-tvl1", "opencv-farneback", "torch-tvl1", "torch-tvl1+compile",
+CANDIDATES = ("opencv-tvl1", "opencv-farneback", "opencv-dis", "torch-tvl1", "torch-tvl1+compile",
               "opencv-cuda-brox", "opencv-cuda-tvl1")
 
 

@@ -28,7 +28,7 @@ ROLES = ("ucf101", "hmdb51")  # the paper's two datasets: Tables 1 and 3 on UCF-
 APPEARANCES = ("Ember", "Moss", "Azure", "Amber")  # twostream.datasets.synthetic: colour + texture
 MOTIONS = ("Slide", "Rise", "Spin", "Grow", "Fall", "Shake")
 LAYOUTS = ("ucf101", "hmdb51")  # official file formats a generated dataset is written in
-FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "torch-tvl1", "opencv-cuda-brox",
+FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "opencv-dis", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
 BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0")  # twostream.models
 SPATIAL_SETTINGS = ("scratch", "finetune", "last_layer")  # Table 1a's rows

@@ -14,7 +14,7 @@ def _textured_pair(dx: float, dy: float):
 
 
 @pytest.mark.parametrize("name, tolerance", [("opencv-tvl1", 0.15), ("opencv-farneback", 0.4),
-                                             ("torch-tvl1", 0.15)])
+                                             ("opencv-dis", 0.15), ("torch-tvl1", 0.15)])
 def test_backend_recovers_a_known_translation(name, tolerance):
     backend = make_backend(name, compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
                            scale_step=TVL1_DEFAULTS["scale_step"])

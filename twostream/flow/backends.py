@@ -69,6 +69,24 @@ def _opencv_farneback() -> FlowBackend:
     return FlowBackend("opencv-farneback", compute, dict(s))
 
 
+# DIS (Kroeger et al. 2016): patch search plus variational refinement; OpenCV's medium preset.
+DIS_DEFAULTS = {"preset": "medium"}
+_DIS_PRESETS = {"ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST", "fast": "DISOPTICAL_FLOW_PRESET_FAST",
+                "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
+
+
+def _opencv_dis() -> FlowBackend:
+    """OpenCV's DIS flow: two orders of magnitude faster than TV-L1 on the CPU, and on real
+    photographs more accurate (bench/flow.py), so it is the fast CPU choice."""
+    s = DIS_DEFAULTS
+    solver = cv2.DISOpticalFlow_create(getattr(cv2, _DIS_PRESETS[s["preset"]]))
+
+    def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        return solver.calc(prev, nxt, None).astype(np.float32, copy=False)
+
+    return FlowBackend("opencv-dis", compute, dict(s))
+
+
 BROX_DEFAULTS = {"alpha": 0.197, "gamma": 50.0, "scale_factor": 0.8, "inner_iterations": 5,
                  "outer_iterations": 150, "solver_iterations": 10}
 
@@ -143,6 +161,7 @@ def _torch_tvl1(compile: bool, epsilon: float, scale_step: float) -> FlowBackend
 BACKENDS: dict[str, Callable[..., FlowBackend]] = {
     "opencv-tvl1": _opencv_tvl1,
     "opencv-farneback": _opencv_farneback,
+    "opencv-dis": _opencv_dis,
     "torch-tvl1": _torch_tvl1,
     "opencv-cuda-brox": _opencv_cuda_brox,
     "opencv-cuda-tvl1": _opencv_cuda_tvl1,
