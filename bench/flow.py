@@ -5,7 +5,8 @@
     python bench/flow.py --stage               # also the whole stage: frames archive -> flow archive
 
 Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
-pairs (twostream.flow.groundtruth): pairs per second (after one warm-up call), mean endpoint
+pairs (twostream.flow.groundtruth; by default real frames warped by known fields, with sensor
+noise and a brightness change, `--source texture` for the generated texture): pairs per second (after one warm-up call), mean endpoint
 error against the true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
 per field (x + y, bound 20, quality 90) against float32, and the mean round-trip error. Prints a table and appends
 it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
@@ -42,25 +43,58 @@ def flow_params():
     return load_params(ROOT / "params.yaml").flow
 
 
-def _pairs(count: int, width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    from twostream.flow.groundtruth import MOTIONS, known_flow_pair
+def photo_frames(count: int, width: int, height: int) -> list[np.ndarray]:
+    """One grey frame from each of ``count`` real clips (the real-footage clips in ../shared,
+    else the vendored ones), resized to width x height where they differ."""
+    import cv2
 
+    roots = [ROOT.parent / "shared" / "data" / "ucf101-real10", ROOT / "tests" / "data" / "real"]
+    clips = next((sorted(p for p in root.rglob("*") if p.suffix in (".avi", ".mp4"))
+                  for root in roots if root.is_dir()), [])
+    step = max(1, len(clips) // max(count, 1))
+    frames = []
+    for clip in clips[::step]:
+        capture = cv2.VideoCapture(str(clip))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 20)
+        ok, frame = capture.read()
+        if ok:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if frame.shape != (height, width):
+                frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+            frames.append(frame)
+        if len(frames) == count:
+            break
+    if not frames:
+        raise SystemExit(f"no readable clips under {roots[0]} or {roots[1]}")
+    return frames
+
+
+def _pairs(count: int, width: int, height: int, source: str
+           ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Frame pairs with known flow: real photographs (a few px of each motion, sensor noise,
+    a 3% brightness change) or the generated texture."""
+    from twostream.flow.groundtruth import MOTIONS, known_flow_pair, photo_flow_pair
+
+    if source == "photos":
+        frames = photo_frames(max(1, count // len(MOTIONS)), width, height)
+        return [photo_flow_pair(frames[(i // len(MOTIONS)) % len(frames)], MOTIONS[i % len(MOTIONS)],
+                                magnitude=3.0, seed=i) for i in range(count)]
     return [known_flow_pair(height, width, MOTIONS[i % len(MOTIONS)], magnitude=4.0, seed=i)
             for i in range(count)]
 
 
-def run_one(name: str, count: int, width: int, height: int, batch: int) -> dict[str, object]:
+def run_one(name: str, count: int, width: int, height: int, batch: int, source: str,
+            epsilon: float, scale_step: float) -> dict[str, object]:
     """Measure one backend in this process."""
     import torch
 
     from twostream.flow.backends import make_backend
     from twostream.flow.groundtruth import endpoint_error
 
-    pairs = _pairs(count, width, height)
+    pairs = _pairs(count, width, height, source)
     compile_s = None
     backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"),
-                           epsilon=flow_params().tvl1_epsilon,
-                           scale_step=flow_params().tvl1_scale_step)
+                           epsilon=epsilon, scale_step=scale_step)
     first = pairs[:batch]
     if name.endswith("+compile"):
         start = time.perf_counter()
@@ -166,17 +200,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT")
     parser.add_argument("--batch", type=int, default=16, help="pairs per call (batched backends)")
     parser.add_argument("--backends", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--source", choices=("photos", "texture"), default="photos",
+                        help="real frames warped by known fields (default) or the generated texture")
+    parser.add_argument("--epsilon", type=float, default=None,
+                        help="TV-L1 stopping threshold (default: params.yaml's flow.tvl1_epsilon)")
+    parser.add_argument("--scale-step", type=float, default=None,
+                        help="TV-L1 pyramid step (default: params.yaml's flow.tvl1_scale_step)")
     parser.add_argument("--stage", action="store_true",
                         help="also time the whole flow stage (frames archive in, flow archive out)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
+    epsilon = flow_params().tvl1_epsilon if args.epsilon is None else args.epsilon
+    scale_step = flow_params().tvl1_scale_step if args.scale_step is None else args.scale_step
     if args.worker:
         if args.worker.startswith("stage:"):
             print(json.dumps(run_stage(args.worker[6:], args.pairs, width, height, args.batch)))
         else:
-            print(json.dumps(run_one(args.worker, args.pairs, width, height, args.batch)))
+            print(json.dumps(run_one(args.worker, args.pairs, width, height, args.batch,
+                                     args.source, epsilon, scale_step)))
         return
 
     rows, skipped = [], []
@@ -186,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
             skipped.append(f"{name}: {why}")
             continue
         proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
-                               "--size", args.size, "--batch", str(args.batch)],
+                               "--size", args.size, "--batch", str(args.batch), "--source",
+                               args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step)],
                               capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         if proc.returncode:
@@ -207,8 +251,11 @@ def main(argv: list[str] | None = None) -> None:
                 skipped.append(f"stage {name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
 
     reference = next((r for r in rows if r["backend"] == "opencv-tvl1"), None)
-    lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs, batch {args.batch} "
-             f"({datetime.date.today().isoformat()})", "", f"Machine: {machine()}", "",
+    source = ("real frames warped by known fields, sensor noise 2, gain 1.03 + 2"
+              if args.source == "photos" else "generated texture")
+    lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs ({source}), batch {args.batch}, "
+             f"TV-L1 epsilon {epsilon}, pyramid step {scale_step} ({datetime.date.today().isoformat()})",
+             "", f"Machine: {machine()}", "",
              "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | EPE (px) | peak RSS (MB) | "
              "peak GPU (MB) | compile (s) | JPEG KB/field (float32) | JPEG round trip (px) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
