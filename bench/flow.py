@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -36,8 +37,10 @@ CANDIDATES = ("opencv-tvl1", "opencv-farneback", "opencv-dis", "torch-tvl1", "to
               "opencv-cuda-brox", "opencv-cuda-tvl1")
 
 
+@functools.lru_cache(maxsize=1)
 def flow_params():
-    """params.yaml's flow block: the benchmark measures the settings the pipeline runs with."""
+    """params.yaml's flow block (read once): the benchmark measures the settings the pipeline
+    runs with."""
     from twostream.config import load_params
 
     return load_params(ROOT / "params.yaml").flow
