@@ -1,7 +1,11 @@
-"""The `twostream` command: use trained models outside the pipeline.
+"""The `twostream` command: trained models and optical flow outside the pipeline.
 
     twostream predict VIDEO... [--part ucf101|hmdb51] [--spatial FILE] [--temporal FILE]
                                [--svm FILE] [--picture DIR] [--top 5]
+    twostream flow VIDEO_OR_FOLDER... --out DIR [--layout denseflow|zip] [--backend NAME]
+                   [--bound 20] [--backward] [--epsilon E] [--scale-step S] [--short-side N]
+                   [--params params.yaml]
+    torchrun --nnodes N --nproc_per_node G -m twostream.cli flow ...   (one shard per rank)
 
 Defaults: the fused pair of params.yaml for the dataset part `--part` (fusion.spatial at
 `dropout`; fusion.temporal on ucf101, fusion.hmdb_temporal on hmdb51), first of `run.splits`,
@@ -11,6 +15,7 @@ and the fuse stage's SVM for that pair (models/<part>/svm/split<k>.npz) when it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -129,6 +134,61 @@ def predict_command(args: argparse.Namespace) -> int:
     return status
 
 
+# `twostream flow` flags -> keys of the flow block they set.
+FLOW_FLAGS = {"backend": "backend", "bound": "bound", "backward": "backward", "epsilon": "tvl1_epsilon",
+              "scale_step": "tvl1_scale_step", "batch_pairs": "batch_pairs", "compile": "compile",
+              "jpeg_quality": "jpeg_quality", "workers": "workers"}
+
+
+def flow_command(args: argparse.Namespace) -> int:
+    from twostream.config import ParamsError, load_params
+    from twostream.flow.from_videos import TOOL_FLOW, compute_flow, find_videos, tool_settings
+    from twostream.runtime import configure_logging, torchrun_shard
+
+    videos, bad = find_videos(args.inputs)
+    for path, why in bad.items():
+        print(f"{path}: {why}", file=sys.stderr)
+    if not videos:
+        return 2
+    try:
+        flow = dict(TOOL_FLOW)
+        if args.params is not None:
+            flow = dataclasses.asdict(load_params(args.params).flow)
+        flow.update({key: getattr(args, flag) for flag, key in FLOW_FLAGS.items()
+                     if getattr(args, flag) is not None})
+        settings = tool_settings(flow, args.short_side, not args.no_frames, args.layout)
+    except ParamsError as err:  # name the flag the user typed, not the block key
+        message = str(err)
+        for flag, key in FLOW_FLAGS.items():
+            message = message.replace(f"flow.{key}=", f"--{flag.replace('_', '-')} ")
+        print(f"twostream flow: {message}", file=sys.stderr)
+        return 2
+    except UserError as err:
+        print(f"twostream flow: {err}", file=sys.stderr)
+        return 2
+    log = configure_logging("flow")
+    rank, world = torchrun_shard()
+
+    def describe(backend) -> None:
+        shard = f"; rank {rank} of {world}: every {world}-th video from the {rank}-th" if world > 1 else ""
+        log.info("%d videos -> %s (%s layout); %s %s, bound %g%s", len(videos), args.out,
+                 settings.layout, backend.name, backend.settings, settings.flow.bound, shard)
+
+    try:
+        run = compute_flow(videos, args.out, settings, (rank, world), describe)
+    except (UserError, ValueError, RuntimeError) as err:  # a machine error, a backend this box lacks
+        print(f"twostream flow: {err}", file=sys.stderr)
+        return 2
+    result = run.summary
+    print(f"twostream flow: {result.done} videos computed ({run.pairs} frame pairs in {run.seconds:.1f} s, "
+          f"{run.pairs / max(run.seconds, 1e-9):.1f} pairs/s), {result.skipped} already done, "
+          f"{len(result.failures)} failed" + (f" (listed in {args.out / 'failures.json'})"
+                                               if result.failures else ""), file=sys.stderr)
+    for name, why in sorted(result.failures.items()):
+        print(why if str(videos[name]) in why else f"{videos[name]}: {why}", file=sys.stderr)
+    return 1 if (result.failures or bad) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="twostream", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,6 +207,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--params", type=Path, default=Path("params.yaml"),
                    help="for the default models and the test protocol (evaluate)")
     p.set_defaults(run=predict_command)
+    f = commands.add_parser(
+        "flow", help="optical flow of any videos, as denseflow/mmaction2 folders or zip archives",
+        description="Flow for video files and folders of them (searched recursively; a folder's "
+                    "class sub-folders are kept). Defaults: OpenCV's TV-L1 settings, bound 20, "
+                    "native frame size, the denseflow layout. Rerun to resume: finished videos are "
+                    "skipped, half-written ones redone; bad videos are named and the rest go on.")
+    f.add_argument("inputs", type=Path, nargs="+", metavar="VIDEO_OR_FOLDER")
+    f.add_argument("--out", type=Path, required=True, help="output folder")
+    f.add_argument("--layout", choices=("denseflow", "zip"), default="denseflow",
+                   help="denseflow: <video>/img_00001.jpg, flow_x_00001.jpg, flow_y_00001.jpg (mmaction2's "
+                        "rawframes); zip: <video>.zip as the pipeline stores it")
+    f.add_argument("--backend", help="auto (default) | opencv-tvl1 | torch-tvl1 | opencv-dis | "
+                                     "opencv-farneback | opencv-cuda-tvl1 | opencv-cuda-brox")
+    f.add_argument("--bound", type=float, help="clip at +-bound px and map to 8 bits (default 20)")
+    f.add_argument("--backward", action=argparse.BooleanOptionalAction, default=None,
+                   help="also write backward fields (bflow_x_/bflow_y_, or bx/ by/ in a zip)")
+    f.add_argument("--epsilon", type=float, help="TV-L1 stopping threshold (default OpenCV's, 0.01)")
+    f.add_argument("--scale-step", type=float, help="TV-L1 pyramid step (default OpenCV's, 0.8)")
+    f.add_argument("--batch-pairs", type=int, help="frame pairs per call of torch-tvl1 (default 16)")
+    f.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch-tvl1: torch.compile the iteration (default on)")
+    f.add_argument("--jpeg-quality", type=int, help="default 95")
+    f.add_argument("--workers", type=int,
+                   help="processes (default: one per core; one for torch-tvl1, parallel inside)")
+    f.add_argument("--short-side", type=int, default=0,
+                   help="resize frames so the shorter side is N px before flow (default 0: native)")
+    f.add_argument("--no-frames", action="store_true", help="write flow only, not the frames")
+    f.add_argument("--params", type=Path,
+                   help="take the flow block of this params.yaml (the pipeline's settings); flags override")
+    f.set_defaults(run=flow_command)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -146,25 +146,34 @@ def remove_stale(out_dir: Path, keep: set[Path], keep_temp: bool = False,
     return removed
 
 
+def _archive_is_current(job: Job) -> bool:
+    return is_current(job.target, job.recipe)
+
+
 def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc: str,
              shard: tuple[int, int] = (0, 1), report_suffix: str = "",
-             failed_before: dict[str, str] | None = None) -> RunSummary:
+             failed_before: dict[str, str] | None = None, *,
+             done: Callable[[Job], bool] = _archive_is_current, prune: bool = True,
+             size: Callable[[Job], int] | None = None, unit: str = "video") -> RunSummary:
     """Run ``work`` for every job whose target is missing or stale; return what happened.
 
     With ``shard`` = (rank, world), only jobs rank, rank + world, ... are this process's, and
     only rank 0 removes stale files (the others' work in progress must not look stale).
     ``failed_before``: videos that cannot be done because an earlier stage failed them (id ->
-    reason); they are filed as failures without running.
+    reason); they are filed as failures without running. ``done`` says whether a job's target
+    is finished and current (default: its archive carries the job's recipe); ``prune`` False
+    keeps files in ``out_dir`` that no job names (a folder the user shares with other runs).
+    ``size`` weighs each job on the progress bar (e.g. its frame pairs), counted in ``unit``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     rank, world = shard
-    if rank == 0:
+    if rank == 0 and prune:
         removed = remove_stale(out_dir, {job.target for job in jobs},
                                keep_temp=world > 1)
         if removed:
             log.info("%s: removed %d stale files from %s", desc, removed, out_dir)
     jobs = list(jobs)[rank::world]
-    todo = [job for job in jobs if not is_current(job.target, job.recipe)]
+    todo = [job for job in jobs if not done(job)]
     skipped = len(jobs) - len(todo)
     if skipped:
         log.info("%s: %d of %d videos already done, resuming with the rest", desc, skipped, len(jobs))
@@ -176,7 +185,8 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     notes: dict[str, str] = {}
     finished: list[Path] = []
     by_id = {job.video_id: job for job in todo}
-    with progress(total=len(todo), desc=desc, unit="video") as bar:
+    weights = {job.video_id: size(job) if size else 1 for job in todo}
+    with progress(total=sum(weights.values()), desc=desc, unit=unit) as bar:
         try:
             for video_id, error, note in _results(todo, work, workers):
                 if error:
@@ -185,11 +195,12 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
                     finished.append(by_id[video_id].target)
                 if note:
                     notes[video_id] = note
-                bar.update()
+                bar.update(weights[video_id])
         except Exception as err:
             if not is_machine_error(err):
                 raise
-            remove_stale(out_dir, set(), temp_only=True)
+            if prune:  # (else the workers' own writers removed their temp files)
+                remove_stale(out_dir, set(), temp_only=True)
             left = len(todo) - len(finished) - (len(failures) - filed_before)
             raise machine_error(err, out_dir, finished, left) from None
     for video_id, error in sorted(failures.items()):

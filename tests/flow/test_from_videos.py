@@ -1,0 +1,166 @@
+"""`twostream flow`: flow for any videos, in denseflow/mmaction2 folders or zip archives, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from twostream.cli import main
+from twostream.flow.from_videos import (
+    TOOL_FLOW,
+    compute_flow,
+    find_videos,
+    pair_batches,
+    tool_settings,
+)
+from twostream.flow.groundtruth import texture
+from twostream.flow.quantize import decode_field
+from twostream.frames.video import write_video
+from twostream.store.zipstore import ArchiveReader, flow_members
+
+SHIFT = 2  # px per frame, to the left
+
+
+def panning_video(path: Path, n_frames: int = 5, seed: int = 0) -> Path:
+    """A textured scene the camera pans across: every field is (-SHIFT, 0)."""
+    scene = cv2.cvtColor(np.clip(texture(64, 120, np.random.default_rng(seed)), 0, 255).astype(np.uint8),
+                         cv2.COLOR_GRAY2BGR)
+    write_video(path, [scene[8:56, 8 + SHIFT * k:8 + SHIFT * k + 64] for k in range(n_frames)], 25.0)
+    return path
+
+
+def settings(**changes):
+    flow = {**TOOL_FLOW, "backend": "opencv-dis", "workers": 1, **changes}
+    layout = flow.pop("layout", "denseflow")
+    return tool_settings(flow, 0, True, layout)
+
+
+def test_pair_batches_give_every_consecutive_pair_once():
+    for n in (0, 1, 2, 5, 17, 33):
+        for batch in (1, 4, 16):
+            pairs = [(start + k, start + k + 1) for start, held in pair_batches(range(n), batch)
+                     for k in range(len(held) - 1)]
+            assert pairs == [(i, i + 1) for i in range(n - 1)], (n, batch)
+            assert all(len(held) <= batch + 1 for _, held in pair_batches(range(n), batch))
+
+
+def test_find_videos_keeps_class_folders_and_names_what_is_not_a_video(tmp_path):
+    for rel in ("videos/Archery/a.avi", "videos/Bowling/a.avi", "videos/notes.txt", "b.mp4", "c/b.mp4"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    named, bad = find_videos([tmp_path / "videos", tmp_path / "b.mp4", tmp_path / "c/b.mp4",
+                              tmp_path / "videos/notes.txt", tmp_path / "gone.avi", tmp_path / "c"])
+    assert named == {"Archery/a": tmp_path / "videos/Archery/a.avi", "Bowling/a": tmp_path / "videos/Bowling/a.avi",
+                     "b": tmp_path / "b.mp4", "b_2": tmp_path / "c/b.mp4"}
+    assert set(bad) == {tmp_path / "videos/notes.txt", tmp_path / "gone.avi"}
+    assert "not a video" in bad[tmp_path / "videos/notes.txt"] and "no such" in bad[tmp_path / "gone.avi"]
+
+
+def test_denseflow_layout_holds_frames_and_the_fields_of_the_motion(tmp_path):
+    video = panning_video(tmp_path / "pan.avi")
+    run = compute_flow({"pan": video}, tmp_path / "out", settings(backward=True))
+    assert run.summary.done == 1 and run.pairs == 4
+    folder = tmp_path / "out/pan"
+    names = sorted(os.listdir(folder))
+    # mmaction2 counts a video's fields by the prefix flow_x_: backward ones must not match it
+    assert [n for n in names if n.startswith("img_")] == [f"img_{i:05d}.jpg" for i in range(1, 6)]
+    assert [n for n in names if n.startswith("flow_x_")] == [f"flow_x_{i:05d}.jpg" for i in range(1, 5)]
+    assert len([n for n in names if n.startswith(("flow_y_", "bflow_x_", "bflow_y_"))]) == 12
+    record = json.loads((folder / "flow.json").read_text())
+    assert record["n_fields"] == 4 and record["bound"] == 20.0 and record["backend"] == "opencv-dis"
+
+    def read(prefix: str, i: int) -> tuple[bytes, bytes]:
+        return (folder / f"{prefix}_x_{i:05d}.jpg").read_bytes(), (folder / f"{prefix}_y_{i:05d}.jpg").read_bytes()
+
+    for i in range(1, 5):
+        forward, backward = decode_field(*read("flow", i), 20.0), decode_field(*read("bflow", i), 20.0)
+        inner = (slice(8, -8), slice(8, -8))
+        assert np.median(forward[inner][..., 0]) == pytest.approx(-SHIFT, abs=0.3)
+        assert np.median(backward[inner][..., 0]) == pytest.approx(SHIFT, abs=0.3)
+        assert abs(np.median(forward[inner][..., 1])) < 0.3
+
+
+def test_zip_layout_is_the_pipelines_archive(tmp_path):
+    video = panning_video(tmp_path / "pan.avi")
+    compute_flow({"Class/pan": video}, tmp_path / "out", settings(layout="zip"))
+    with ArchiveReader(tmp_path / "out/Class/pan.zip") as archive:
+        assert archive.meta["n_fields"] == 4 and archive.meta["width"] == 64
+        field = decode_field(*(archive.read(m) for m in flow_members(3)), archive.meta["bound"])
+        assert archive.image("rgb/00004.jpg").shape == (48, 64, 3)
+    assert np.median(field[8:-8, 8:-8, 0]) == pytest.approx(-SHIFT, abs=0.3)
+
+
+def test_a_rerun_skips_finished_videos_and_redoes_half_written_or_changed_ones(tmp_path):
+    videos = {name: panning_video(tmp_path / f"{name}.avi", seed=k) for k, name in enumerate("abc")}
+    out = tmp_path / "out"
+    assert compute_flow(videos, out, settings()).summary.done == 3
+    stamp = (out / "a/flow_x_00001.jpg").stat().st_mtime_ns
+    again = compute_flow(videos, out, settings())
+    assert (again.summary.done, again.summary.skipped, again.pairs) == (0, 3, 0)
+    assert (out / "a/flow_x_00001.jpg").stat().st_mtime_ns == stamp
+    # a killed run: b's folder half-written under its temp name, c's finished folder gone
+    os.rename(out / "b", out / ".b.tmp999")
+    (out / ".b.tmp999/flow.json").unlink()
+    for path in (out / "c").iterdir():
+        path.unlink()
+    (out / "c").rmdir()
+    resumed = compute_flow(videos, out, settings())
+    assert (resumed.summary.done, resumed.summary.skipped) == (2, 1)
+    assert not (out / ".b.tmp999").exists() and (out / "b/flow.json").is_file()
+    changed = compute_flow(videos, out, settings(bound=10.0))
+    assert changed.summary.done == 3
+    assert json.loads((out / "a/flow.json").read_text())["bound"] == 10.0
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "failures.json", "warnings.json"]
+
+
+def test_torchrun_ranks_take_disjoint_shares(tmp_path):
+    videos = {name: panning_video(tmp_path / f"{name}.avi", n_frames=3) for name in "abcde"}
+    out = tmp_path / "out"
+    first = compute_flow(videos, out, settings(), shard=(0, 2))
+    assert first.summary.done == 3 and sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a", "c", "e"]
+    second = compute_flow(videos, out, settings(), shard=(1, 2))
+    assert second.summary.done == 2 and (out / "failures.rank1.json").is_file()
+    assert compute_flow(videos, out, settings()).summary.skipped == 5
+
+
+def test_the_command_names_bad_videos_and_computes_the_rest(tmp_path, capsys):
+    good = panning_video(tmp_path / "in/good.avi")
+    (tmp_path / "in/broken.avi").write_bytes(b"not a video at all")
+    status = main(["flow", str(tmp_path / "in"), str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "out"),
+                   "--backend", "opencv-dis", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"{tmp_path / 'missing.mp4'}: no such file" in err
+    assert str(tmp_path / "in/broken.avi") in err and "Traceback" not in err
+    assert "1 videos computed (4 frame pairs" in err and "pairs/s" in err
+    assert (tmp_path / "out/good/flow_x_00004.jpg").is_file() and good.is_file()
+    assert "broken" in json.loads((tmp_path / "out/failures.json").read_text())
+
+
+def test_the_command_names_the_flag_of_a_wrong_value(tmp_path, capsys):
+    panning_video(tmp_path / "a.avi")
+    assert main(["flow", str(tmp_path / "a.avi"), "--out", str(tmp_path / "out"), "--bound", "-3"]) == 2
+    assert "--bound -3.0: must be > 0" in capsys.readouterr().err
+    assert main(["flow", str(tmp_path / "a.avi"), "--out", str(tmp_path / "out"), "--backend", "dense"]) == 2
+    assert "--backend 'dense': must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_params_file_gives_the_pipelines_flow_block(tmp_path, capsys):
+    from conftest import REPO
+
+    video = panning_video(tmp_path / "a.avi", n_frames=3)
+    assert main(["flow", str(video), "--out", str(tmp_path / "out"), "--params", str(REPO / "params.yaml"),
+                 "--backend", "opencv-dis", "--workers", "1"]) == 0
+    record = json.loads((tmp_path / "out/a/flow.json").read_text())
+    import yaml
+
+    pipeline = yaml.safe_load((REPO / "params.yaml").read_text())["flow"]
+    assert record["recipe"]["backward"] is pipeline["backward"]
+    assert record["recipe"]["jpeg_quality"] == pipeline["jpeg_quality"]
+    assert record["recipe"]["build"]["epsilon"] == pipeline["tvl1_epsilon"]
