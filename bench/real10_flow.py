@@ -35,12 +35,13 @@ from twostream.evaluation.scores import load_scores, split_files  # noqa: E402
 from results import report  # noqa: E402
 
 # name: flow params over the preset's (OpenCV's default epsilon, the project's, the batched
-# torch implementation at the project's, and Farneback).
+# torch implementation at the project's, Farneback, and DIS at OpenCV's medium preset).
 SETTINGS: dict[str, dict[str, Any]] = {
     "opencv-tvl1 eps 0.01": {"backend": "opencv-tvl1", "tvl1_epsilon": 0.01},
     "opencv-tvl1 eps 0.05": {"backend": "opencv-tvl1", "tvl1_epsilon": 0.05},
     "torch-tvl1 eps 0.05": {"backend": "torch-tvl1", "tvl1_epsilon": 0.05},
     "opencv-farneback": {"backend": "opencv-farneback"},
+    "opencv-dis": {"backend": "opencv-dis"},
 }
 
 

@@ -81,10 +81,10 @@ def test_compiled_iteration_matches_eager(pairs):
     assert (eager - compiled).norm(dim=1).mean() < 1e-3
 
 
-def test_auto_backend_is_torch_on_cuda_else_opencv():
+def test_auto_backend_is_torch_on_cuda_else_opencv_dis():
     from twostream.flow.backends import resolve_auto
 
-    assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1")
+    assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-dis")
     assert make_backend("auto", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
                            scale_step=TVL1_DEFAULTS["scale_step"]).name == resolve_auto()
 
