@@ -212,12 +212,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage", action="store_true",
                         help="also time the whole flow stage (frames archive in, flow archive out)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per backend (1: per-core speed); 0 = the libraries' default")
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     epsilon = flow_params().tvl1_epsilon if args.epsilon is None else args.epsilon
     scale_step = flow_params().tvl1_scale_step if args.scale_step is None else args.scale_step
     if args.worker:
+        if args.threads:
+            import cv2
+            import torch
+
+            cv2.setNumThreads(args.threads)
+            torch.set_num_threads(args.threads)
         if args.worker.startswith("stage:"):
             print(json.dumps(run_stage(args.worker[6:], args.pairs, width, height, args.batch)))
         else:
@@ -233,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
                                "--size", args.size, "--batch", str(args.batch), "--source",
-                               args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step)],
+                               args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step),
+                               "--threads", str(args.threads)],
                               capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         if proc.returncode:
@@ -258,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
               if args.source == "photos" else "generated texture")
     lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs ({source}), batch {args.batch}, "
              f"TV-L1 epsilon {epsilon}, pyramid step {scale_step} ({datetime.date.today().isoformat()})",
-             "", f"Machine: {machine()}", "",
+             "", f"Machine: {machine()}" + (f"; each backend on {args.threads} thread(s)" if args.threads else ""), "",
              "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | EPE (px) | peak RSS (MB) | "
              "peak GPU (MB) | compile (s) | JPEG KB/field (float32) | JPEG round trip (px) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

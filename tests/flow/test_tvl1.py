@@ -81,6 +81,22 @@ def test_compiled_iteration_matches_eager(pairs):
     assert (eager - compiled).norm(dim=1).mean() < 1e-3
 
 
+def test_blocks_of_iterations_give_the_per_iteration_loops_field(pairs, monkeypatch):
+    """Ten iterations per call (one compiled graph) must stop and median-filter exactly where the
+    one-iteration loop does: the fields are identical, not merely close."""
+    from twostream.flow import tvl1
+    from twostream.flow.tvl1 import TVL1Settings
+
+    a = torch.from_numpy(np.stack([p[0] for p in pairs[:2]]))
+    b = torch.from_numpy(np.stack([p[1] for p in pairs[:2]]))
+    for settings in (TVL1Settings(), TVL1Settings(epsilon=0.05, scale_step=0.5)):
+        blocked = tvl1_flow(a, b, settings)
+        monkeypatch.setattr(tvl1, "BLOCK", 7)  # no longer check_every: the one-iteration loop
+        single = tvl1_flow(a, b, settings)
+        monkeypatch.undo()
+        assert torch.equal(blocked, single)
+
+
 def test_auto_backend_is_torch_on_cuda_else_opencv_dis():
     from twostream.flow.backends import resolve_auto
 
@@ -96,6 +112,18 @@ def test_gpu_median_path_equals_opencv_median(size):
 
     flow = torch.randn(2, 2, 11, 13, generator=torch.Generator().manual_seed(1))
     assert torch.equal(_median(flow, size), _median_unfold(flow, size))
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_selection_median_equals_opencv_median(size):
+    """The compiled GPU median (forgetful selection over shifted views) is the exact median,
+    ties and edges included."""
+    from twostream.flow.tvl1 import _median, _median_select
+
+    generator = torch.Generator().manual_seed(2)
+    flow = torch.randn(2, 2, 11, 13, generator=generator)
+    flow[0, 0, 3:7, 2:9] = 0.5  # ties
+    assert torch.equal(_median_select(flow, size), _median(flow, size))
 
 
 def test_the_defaults_are_opencvs_own():
