@@ -100,7 +100,7 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     tables = json.loads((project / "metrics/tables.json").read_text())
     assert tables["datasets"] == {"ucf101": "synthetic", "hmdb51": "synthetic_hmdb"}
     streams = tables["provenance"]["streams"]
-    assert streams["ucf101"]["temporal"]["data"]["backend"] == "opencv-dis"
+    assert streams["ucf101"]["temporal"]["data"]["backend"] == "opencv-tvl1"
     assert tables["provenance"]["fused"] == {
         part: {"spatial": "last_layer-0.5", "temporal": "multitask"} for part in PARTS}
     cells = [c for row in tables["table1a"]["rows"] for c in row["cells"].values()]

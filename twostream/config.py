@@ -150,7 +150,7 @@ class FramesParams:
 class FlowParams:
     """Dense flow extraction and its JPEG packing (clip to +-bound, map to [0, 255])."""
     backend: str = _spec(choices=FLOW_BACKENDS,
-                         doc="auto = torch-tvl1 on a CUDA GPU, opencv-dis otherwise")
+                         doc="auto = torch-tvl1 on a CUDA GPU, opencv-tvl1 otherwise")
     bound: float = _spec(lo=0.0, lo_open=True)
     backward: bool = _spec(doc="also store backward fields (bx/, by/) for bi-directional input")
     batch_pairs: int = _spec(lo=1, hi=4096, doc="frame pairs per call of a batched backend")

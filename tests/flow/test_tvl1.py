@@ -97,10 +97,10 @@ def test_blocks_of_iterations_give_the_per_iteration_loops_field(pairs, monkeypa
         assert torch.equal(blocked, single)
 
 
-def test_auto_backend_is_torch_on_cuda_else_opencv_dis():
+def test_auto_backend_is_torch_on_cuda_else_opencv():
     from twostream.flow.backends import resolve_auto
 
-    assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-dis")
+    assert resolve_auto() == ("torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1")
     assert make_backend("auto", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
                            scale_step=TVL1_DEFAULTS["scale_step"]).name == resolve_auto()
 

@@ -169,17 +169,21 @@ BACKENDS: dict[str, Callable[..., FlowBackend]] = {
 
 
 def resolve_auto() -> str:
-    """``auto``: the batched PyTorch TV-L1 on a CUDA GPU; OpenCV's DIS on the CPU.
+    """``auto``: the batched PyTorch TV-L1 on a CUDA GPU, OpenCV's TV-L1 on the CPU.
 
-    Why DIS on the CPU (bench/RESULTS.md, 2026-12-02): on real frames warped by known fields it
-    has the lowest endpoint error of every CPU backend (0.36 px vs TV-L1's 0.94 at the pipeline's
-    settings and 0.55 at OpenCV's defaults) at 19x less time than TV-L1 at the pipeline's
-    settings; the temporal stream trained on it scores as TV-L1's within the noise on real
-    footage (38.6% vs 40.0%, 3 splits, bench/real10_flow.py).
+    Not DIS on the CPU, though on real frames warped by smooth known fields it has a third of
+    TV-L1's endpoint error at a sixteenth of the time (bench/flow.py): the temporal stream
+    trained on its flow scored lower in every comparison that decides it (bench/RESULTS.md,
+    2026-12-02): real footage, 3 splits, flow10_sub 38.6% vs 40.0%, trajectory10_sub 44.0% vs
+    45.8%; the default run's 7 Table 1b nets 35.7% vs 40.5% on average. Endpoint error does
+    not explain it: with an object moving over a still real scene (bench/flow.py --source
+    objects) DIS's error at the motion boundary equals TV-L1's and is lower overall. What in
+    DIS's fields the net finds less useful is not established; flow.backend=opencv-dis is the
+    fast choice where that trade is wanted.
     """
     import torch
 
-    return "torch-tvl1" if torch.cuda.is_available() else "opencv-dis"
+    return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
 
 
 def make_backend(name: str, *, compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
