@@ -6,7 +6,8 @@
 
 Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
 pairs (twostream.flow.groundtruth; by default real frames warped by known fields, with sensor
-noise and a brightness change, `--source texture` for the generated texture): pairs per second (after one warm-up call), mean endpoint
+noise and a brightness change; `--source objects` an object moving over a still real scene,
+with the error at its motion boundary; `--source texture` the generated texture): pairs per second (after one warm-up call), mean endpoint
 error against the true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
 per field (x + y, bound 20, quality 90) against float32, and the mean round-trip error. Prints a table and appends
 it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
@@ -78,6 +79,11 @@ def _pairs(count: int, width: int, height: int, source: str
     a 3% brightness change) or the generated texture."""
     from twostream.flow.groundtruth import MOTIONS, known_flow_pair, photo_flow_pair
 
+    if source == "objects":
+        from twostream.flow.groundtruth import photo_object_pair
+
+        frames = photo_frames(count, width, height)
+        return [photo_object_pair(frames[i % len(frames)], magnitude=3.0, seed=i) for i in range(count)]
     if source == "photos":
         frames = photo_frames(max(1, count // len(MOTIONS)), width, height)
         return [photo_flow_pair(frames[(i // len(MOTIONS)) % len(frames)], MOTIONS[i % len(MOTIONS)],
@@ -92,7 +98,7 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
     import torch
 
     from twostream.flow.backends import make_backend
-    from twostream.flow.groundtruth import endpoint_error
+    from twostream.flow.groundtruth import boundary_error, endpoint_error
 
     pairs = _pairs(count, width, height, source)
     compile_s = None
@@ -128,6 +134,8 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
         "epsilon": backend.settings.get("epsilon"),
         "pairs_per_s": count / seconds, "ms_per_pair": 1000 * seconds / count,
         "epe": float(np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])),
+        "boundary_epe": (float(np.mean([boundary_error(f, p[2]) for f, p in zip(fields, pairs)]))
+                         if source == "objects" else None),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
         "compile_s": compile_s,
@@ -203,8 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT")
     parser.add_argument("--batch", type=int, default=16, help="pairs per call (batched backends)")
     parser.add_argument("--backends", nargs="*", default=list(CANDIDATES))
-    parser.add_argument("--source", choices=("photos", "texture"), default="photos",
-                        help="real frames warped by known fields (default) or the generated texture")
+    parser.add_argument("--source", choices=("photos", "objects", "texture"), default="photos",
+                        help="photos: real frames warped by smooth known fields; objects: an object "
+                             "moving over a still real scene (a motion boundary, occlusion); texture: generated")
     parser.add_argument("--epsilon", type=float, default=None,
                         help="TV-L1 stopping threshold (default: params.yaml's flow.tvl1_epsilon)")
     parser.add_argument("--scale-step", type=float, default=None,
@@ -263,8 +272,10 @@ def main(argv: list[str] | None = None) -> None:
                 skipped.append(f"stage {name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
 
     reference = next((r for r in rows if r["backend"] == "opencv-tvl1"), None)
-    source = ("real frames warped by known fields, sensor noise 2, gain 1.03 + 2"
-              if args.source == "photos" else "generated texture")
+    source = {"photos": "real frames warped by known fields, sensor noise 2, gain 1.03 + 2",
+              "objects": "an object moving 3 px over a still real scene, noise 2, gain 1.03 + 2; "
+                         "boundary: EPE within 4 px of the motion boundary",
+              "texture": "generated texture"}[args.source]
     lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs ({source}), batch {args.batch}, "
              f"TV-L1 epsilon {epsilon}, pyramid step {scale_step} ({datetime.date.today().isoformat()})",
              "", f"Machine: {machine()}" + (f"; each backend on {args.threads} thread(s)" if args.threads else ""), "",
@@ -275,8 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         speedup = f"{reference['ms_per_pair'] / r['ms_per_pair']:.2f}x" if reference else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] is not None else "-"
         comp = f"{r['compile_s']:.0f}" if r["compile_s"] is not None else "-"
+        epe = f"{r['epe']:.3f}" + (f" (boundary {r['boundary_epe']:.3f})" if r.get("boundary_epe") else "")
         lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} | "
-                     f"{speedup} | {r['epe']:.3f} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
+                     f"{speedup} | {epe} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
                      f"{r['packed_kb']:.1f} ({r['float_kb']:.0f}) | {r['round_trip_px']:.3f} |")
     if stage_rows:
         lines += ["", "Whole flow stage, one worker process (read JPEG frames, flow, quantise, JPEG, "

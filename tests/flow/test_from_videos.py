@@ -98,6 +98,8 @@ def test_zip_layout_is_the_pipelines_archive(tmp_path):
 def test_a_rerun_skips_finished_videos_and_redoes_half_written_or_changed_ones(tmp_path):
     videos = {name: panning_video(tmp_path / f"{name}.avi", seed=k) for k, name in enumerate("abc")}
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "someone_elses.zip").write_bytes(b"kept")  # a shared folder: what no video names stays
     assert compute_flow(videos, out, settings()).summary.done == 3
     stamp = (out / "a/flow_x_00001.jpg").stat().st_mtime_ns
     again = compute_flow(videos, out, settings())
@@ -115,7 +117,8 @@ def test_a_rerun_skips_finished_videos_and_redoes_half_written_or_changed_ones(t
     changed = compute_flow(videos, out, settings(bound=10.0))
     assert changed.summary.done == 3
     assert json.loads((out / "a/flow.json").read_text())["bound"] == 10.0
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "failures.json", "warnings.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "failures.json", "someone_elses.zip",
+                                                     "warnings.json"]
 
 
 def test_torchrun_ranks_take_disjoint_shares(tmp_path):
