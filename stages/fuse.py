@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> None:
         choice = fused.meta["svm"]
         log.info("split %d: SVM C = %g (cross-validated accuracy per C: %s)", split, choice["C"],
                  {c: round(v, 3) for c, v in choice["validation_accuracy"].items()})
+        if not choice["converged"]:
+            log.warning("split %d: the SVM at C = %g stopped at liblinear's cap of %d passes before "
+                        "converging (training scores the SVM cannot separate): its fit is approximate",
+                        split, choice["C"], choice["iterations"])
         if args.svm is not None:
             fused.svm.save(args.svm / f"split{split}.npz", **fused.meta)
         for method, scores in fused.scores.items():

@@ -299,6 +299,7 @@ class FusionParams:
     svm_c: tuple[float, ...] = _spec(lo=0.0, lo_open=True,
                                      doc="one C, or candidates chosen by cross-validation")
     svm_folds: int = _spec(lo=2, doc="folds of that cross-validation (training videos only)")
+    svm_workers: int = _spec(lo=0, doc="processes for that cross-validation's fits; 0 = one per core")
     spatial: str = _spec(choices=SPATIAL_SETTINGS,
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
     temporal: str = _spec(doc="the fused ucf101 temporal net: multitask or a table1b cell")

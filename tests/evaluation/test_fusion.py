@@ -22,7 +22,8 @@ def test_svm_fusion_beats_each_stream_on_complementary_scores():
     s_train, t_train, y_train = _streams(seed=0)
     s_test, t_test, y_test = _streams(seed=1)
     fused, choice = svm_fusion((s_train, t_train), y_train, (s_test, t_test), c=1.0)
-    assert choice == {"C": 1.0, "validation_accuracy": {}}
+    assert choice["C"] == 1.0 and choice["validation_accuracy"] == {}
+    assert choice["converged"] and 0 < choice["iterations"] < 100_000
     acc = accuracy(fused, y_test)
     assert acc > 0.9
     assert acc > accuracy(s_test, y_test) + 0.3 and acc > accuracy(t_test, y_test) + 0.3
@@ -67,7 +68,7 @@ def test_too_few_videos_per_class_for_two_folds_uses_the_first_candidate():
 def test_saved_fusion_svm_scores_as_the_fitted_estimator(tmp_path):
     """The fuse stage's SVM file gives `predict` the decision values sklearn gives, also with a
     class that had no training video (-inf) and a NaN (unscorable) row."""
-    from twostream.evaluation.fusion import FusionSvm, _svm, fit_fusion_svm, svm_features
+    from twostream.evaluation.fusion import FusionSvm, crammer_singer_svm, fit_fusion_svm, svm_features
 
     s_train, t_train, y_train = _streams(seed=0)
     s_test, t_test, _ = _streams(seed=1)
@@ -76,7 +77,7 @@ def test_saved_fusion_svm_scores_as_the_fitted_estimator(tmp_path):
     svm.save(tmp_path / "split1.npz", cells={"spatial": "a", "temporal": "b"})
     loaded, meta = FusionSvm.load(tmp_path / "split1.npz")
     assert meta == {"cells": {"spatial": "a", "temporal": "b"}} and loaded.C == choice["C"] == 1.0
-    reference = _svm(1.0, 0).fit(svm_features(s_train[keep], t_train[keep]), y_train[keep])
+    reference = crammer_singer_svm(1.0, 0).fit(svm_features(s_train[keep], t_train[keep]), y_train[keep])
     t_test[0] = np.nan
     ours = loaded.scores(s_test, t_test)
     assert ours.shape == (len(s_test), 4) and np.isnan(ours[0]).all()
@@ -98,15 +99,43 @@ def test_fusion_svm_refuses_scores_of_other_classes():
 
 def test_two_class_svm_ranks_as_the_fitted_estimator():
     """scikit-learn keeps one row for two classes; the saved SVM still scores both."""
-    from twostream.evaluation.fusion import _svm, fit_fusion_svm, svm_features
+    from twostream.evaluation.fusion import crammer_singer_svm, fit_fusion_svm, svm_features
 
     s_train, t_train, y_train = _streams(seed=0)
     s_test, t_test, y_test = _streams(seed=1)
     two, two_test = y_train < 2, y_test < 2
     svm, _ = fit_fusion_svm((s_train[two], t_train[two]), y_train[two], c=1.0)
     ours = svm.scores(s_test[two_test], t_test[two_test])
-    reference = _svm(1.0, 0).fit(svm_features(s_train[two], t_train[two]), y_train[two])
+    reference = crammer_singer_svm(1.0, 0).fit(svm_features(s_train[two], t_train[two]), y_train[two])
     margin = reference.decision_function(svm_features(s_test[two_test], t_test[two_test]))
     assert np.allclose(ours[:, 1] - ours[:, 0], margin, atol=1e-5)
     assert np.all(ours[:, 2:] == -np.inf)
     assert np.array_equal(ours.argmax(1), reference.predict(svm_features(s_test[two_test], t_test[two_test])))
+
+
+def test_cross_validation_in_parallel_processes_chooses_as_in_one():
+    from twostream.evaluation.fusion import choose_svm_c, svm_features
+
+    s_train, t_train, y_train = _streams(seed=2)
+    features = svm_features(s_train, t_train)
+    serial = choose_svm_c(features, y_train, (1e-3, 0.1, 10.0), folds=3, workers=1)
+    assert choose_svm_c(features, y_train, (1e-3, 0.1, 10.0), folds=3, workers=2) == serial
+    assert set(serial[1]) == {1e-3, 0.1, 10.0}
+
+
+def test_liblinear_crammer_singer_ignores_max_iter_so_the_cap_is_its_own():
+    """Why CRAMMER_SINGER_MAX_ITER is liblinear's fixed 100,000: a smaller max_iter is not
+    applied (the fit runs on), it only makes scikit-learn warn of non-convergence."""
+    import warnings
+
+    from sklearn.svm import LinearSVC
+
+    from twostream.evaluation.fusion import CRAMMER_SINGER_MAX_ITER
+
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(300, 10)), rng.integers(0, 5, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        svm = LinearSVC(multi_class="crammer_singer", C=10.0, max_iter=3, random_state=0)
+        svm.fit(features, labels)
+    assert 3 < int(np.max(svm.n_iter_)) < CRAMMER_SINGER_MAX_ITER == 100_000

@@ -57,8 +57,10 @@ def fuse_split(pair: PairScores, split: int, fusion: FusionParams, cells: dict[s
     ids, labels, s_test = pair.spatial.side("test")
     _, train_labels, s_train = pair.spatial_train.side("train")
     t_test, t_train = pair.temporal.side("test")[2], pair.temporal_train.side("train")[2]
-    svm, choice = fit_fusion_svm((s_train, t_train), train_labels, fusion.svm_c, folds=fusion.svm_folds)
-    meta = {"split": split, "fusion": as_dict(fusion), "classes": pair.spatial.meta["classes"],
+    svm, choice = fit_fusion_svm((s_train, t_train), train_labels, fusion.svm_c, folds=fusion.svm_folds,
+                                 workers=fusion.svm_workers)
+    recipe = {k: v for k, v in as_dict(fusion).items() if k != "svm_workers"}  # not in the result
+    meta = {"split": split, "fusion": recipe, "classes": pair.spatial.meta["classes"],
             "svm": choice,
             "cells": {"spatial": pair.spatial.meta.get("cell", cells["spatial"]),
                       "temporal": pair.temporal.meta.get("cell", cells["temporal"])}}
