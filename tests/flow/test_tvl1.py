@@ -48,13 +48,15 @@ def test_torch_tvl1_matches_opencv_tvl1(pairs):
     assert between < 0.1, between
 
 
-def test_batch_and_single_pair_agree(pairs):
-    first, second, _ = pairs[0]
-    single = tvl1_flow(torch.from_numpy(first)[None], torch.from_numpy(second)[None])
+def test_a_pairs_field_does_not_depend_on_its_batch_mates(pairs):
+    """Each pair stops on its own stopping test, as it would alone: batched or not, in any
+    company, its field is the same (stopping the batch at its slowest pair changed it)."""
     batched = tvl1_flow(torch.from_numpy(np.stack([p[0] for p in pairs])),
                         torch.from_numpy(np.stack([p[1] for p in pairs])))
     assert batched.shape == (len(pairs), 2, 72, 96)
-    assert (single[0] - batched[0]).norm(dim=0).mean() < 0.02
+    for i, (first, second, _) in enumerate(pairs):
+        single = tvl1_flow(torch.from_numpy(first)[None], torch.from_numpy(second)[None])
+        assert (single[0] - batched[i]).abs().max() < 1e-3, i
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -170,8 +172,8 @@ def photo_pairs():
 
 def test_torch_tvl1_is_as_accurate_as_opencv_on_real_photographs(photo_pairs):
     """At the pipeline's settings (params.yaml's flow.tvl1_epsilon and tvl1_scale_step), on
-    real frames: torch-tvl1's mean endpoint error within 5% of OpenCV's. Measured: 1.020 of
-    OpenCV's on these 20 pairs, 0.99 on 28 with the HMDB-51 clips' frames added, 0.975 on 8
+    real frames: torch-tvl1's mean endpoint error within 5% of OpenCV's. Measured: 1.017 of
+    OpenCV's on these 20 pairs (1.020 before per-pair stopping), 0.99 on 28 with the HMDB-51 clips' frames added, 0.975 on 8
     frames of the real-footage clips; a pyramid step or stopping rule unlike OpenCV's costs 10%."""
     from conftest import repo_params
 

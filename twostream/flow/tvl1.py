@@ -3,13 +3,14 @@
 The same scheme as OpenCV's DualTVL1 (and Sanchez et al., IPOL 2013): a coarse-to-fine pyramid;
 at each scale a few warps linearise the brightness constancy term around the current flow; for
 each warp the primal-dual iterations alternate a pointwise thresholding step (the L1 data term),
-a TV step through the dual variables (Chambolle's projection), and every ``inner_iterations`` a
-median filter on the flow. Intensities are on the 0-255 scale the defaults were tuned for.
+a TV step through the dual variables (Chambolle's projection), and a median filter on the flow
+before every ``inner_iterations`` (the first included, as OpenCV does). Intensities are on the 0-255 scale the defaults were tuned for.
 
 Everything is a tensor operation over a batch ``(B, 1, H, W)`` of pairs, so a GPU computes
 hundreds of pairs per call; on the CPU the batch shares one set of kernel launches. The stopping
-test is the IPOL one (mean squared update below ``epsilon**2``) applied to the whole batch,
-checked every ``check_every`` iterations to avoid a device sync per iteration.
+test is the IPOL one (mean squared update below ``epsilon**2``), per pair: a converged pair
+leaves the batch. It is checked every ``check_every`` iterations to avoid a device sync per
+iteration.
 """
 
 from __future__ import annotations
@@ -215,6 +216,13 @@ def use_compiled_step(enabled: bool) -> None:
 
 def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
                  settings: TVL1Settings) -> torch.Tensor:
+    """One pyramid level: ``settings.warps`` warps, each iterated until the pair converges.
+
+    Each pair stops on its own stopping test, as it would alone (and as OpenCV, one pair at a
+    time, stops), and converged pairs leave the batch. Stopping the batch only when its slowest
+    pair converged made a pair's field depend on its batch-mates and spent two thirds of the
+    iterations on converged pairs (16 real 320x240 pairs at epsilon 0.01).
+    """
     batch, _, height, width = i0.shape
     ys, xs = torch.meshgrid(torch.arange(height, device=i0.device, dtype=i0.dtype),
                             torch.arange(width, device=i0.device, dtype=i0.dtype), indexing="ij")
@@ -232,24 +240,48 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
               and max_iterations % BLOCK == 0)
     for _ in range(settings.warps):
         warped = _warp(images, flow, base)
-        i1w, grad = warped[:, :1], warped[:, 1:]
+        i1w, grad = warped[:, :1], warped[:, 1:].contiguous()  # one layout: no recompiles when rows drop
         grad_sq = grad.pow(2).sum(dim=1, keepdim=True)
         rho_c = i1w - (grad * flow).sum(dim=1, keepdim=True) - i0
         safe_sq = torch.where(grad_sq > 1e-10, grad_sq, torch.ones_like(grad_sq))
+        # The iterated rows (``active``: their pairs' indices in the batch) and which of them
+        # still run (``live``). A pair that converges is saved at once and its row left to run
+        # idle until a quarter of the rows are idle: then they are dropped. Its field is the one
+        # it had when it converged either way; dropping rows one at a time cost more in copies
+        # than it saved at epsilon 0.05.
+        active = torch.arange(batch, device=i0.device)
+        live = torch.ones(batch, dtype=torch.bool, device=i0.device)
+        u, qx, qy = flow, px, py
         n = 0
         while n < max_iterations:
-            if settings.median_filtering > 1 and n and n % settings.inner_iterations == 0:
-                flow = _median(flow, settings.median_filtering)
+            if settings.median_filtering > 1 and n % settings.inner_iterations == 0:
+                u = _median(u, settings.median_filtering)
             if blocks:
-                flow, px, py, change = _block(flow, px, py, rho_c, grad, grad_sq, safe_sq, lt,
-                                              settings.theta, taut)
+                u, qx, qy, change = _block(u, qx, qy, rho_c, grad, grad_sq, safe_sq, lt,
+                                           settings.theta, taut)
                 n += BLOCK
             else:
-                flow, px, py, change = _step(flow, px, py, rho_c, grad, grad_sq, safe_sq, lt,
-                                             settings.theta, taut)
+                u, qx, qy, change = _step(u, qx, qy, rho_c, grad, grad_sq, safe_sq, lt,
+                                          settings.theta, taut)
                 n += 1
-            if n % settings.check_every == 0 and float(change.max()) < settings.epsilon ** 2:
+            if n % settings.check_every or n >= max_iterations:
+                continue
+            done = live & (change < settings.epsilon ** 2)
+            finished, running = (int(v) for v in torch.stack([done.sum(), live.sum()]).tolist())
+            if not finished:
+                continue
+            rows = active[done]
+            flow[rows], px[rows], py[rows] = u[done], qx[done], qy[done]
+            live = live & ~done
+            if finished == running:
                 break
+            if 4 * (len(live) - running + finished) >= len(live):
+                u, qx, qy, active = u[live], qx[live], qy[live], active[live]
+                rho_c, grad, grad_sq, safe_sq = rho_c[live], grad[live], grad_sq[live], safe_sq[live]
+                live = live[live]
+        else:
+            rows = active[live]
+            flow[rows], px[rows], py[rows] = u[live], qx[live], qy[live]
     return flow
 
 
