@@ -118,7 +118,9 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
         ("averaging", "bidirectional2_sub"), ("averaging", "flow3_sub"), ("averaging", "multitask"),
         ("SVM", "multitask")]
     for part in PARTS:
-        assert set(tables["provenance"]["fusion_svm"][part]["1"]) == {"C", "validation_accuracy"}
+        svm_choice = tables["provenance"]["fusion_svm"][part]["1"]
+        assert set(svm_choice) == {"C", "validation_accuracy", "iterations", "converged"}
+        assert svm_choice["converged"] is True and svm_choice["iterations"] > 0
         confusion = (project / f"metrics/plots/{part}/confusion/fusion_svm.csv").read_text().splitlines()
         assert confusion[0] == "actual,predicted"
         assert len(confusion) == 1 + tables["provenance"]["test_videos"][part]["split1"]
