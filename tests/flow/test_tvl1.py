@@ -83,20 +83,19 @@ def test_compiled_iteration_matches_eager(pairs):
     assert (eager - compiled).norm(dim=1).mean() < 1e-3
 
 
-def test_blocks_of_iterations_give_the_per_iteration_loops_field(pairs, monkeypatch):
-    """Ten iterations per call (one compiled graph) must stop and median-filter exactly where the
-    one-iteration loop does: the fields are identical, not merely close."""
-    from twostream.flow import tvl1
+def test_blocks_of_iterations_give_the_per_iteration_loops_field(pairs):
+    """Ten iterations per call (the GPU's one compiled graph, one sync per block) must stop each
+    pair at the very iteration the one-iteration loop (the CPU's, OpenCV's) stops it, and
+    median-filter where it does: the fields are identical, not merely close."""
     from twostream.flow.tvl1 import TVL1Settings
 
-    a = torch.from_numpy(np.stack([p[0] for p in pairs[:2]]))
-    b = torch.from_numpy(np.stack([p[1] for p in pairs[:2]]))
+    a = torch.from_numpy(np.stack([p[0] for p in pairs[:3]]))
+    b = torch.from_numpy(np.stack([p[1] for p in pairs[:3]]))
     for settings in (TVL1Settings(), TVL1Settings(epsilon=0.05, scale_step=0.5)):
-        blocked = tvl1_flow(a, b, settings)
-        monkeypatch.setattr(tvl1, "BLOCK", 7)  # no longer check_every: the one-iteration loop
-        single = tvl1_flow(a, b, settings)
-        monkeypatch.undo()
+        blocked = tvl1_flow(a, b, settings, blocks=True)
+        single = tvl1_flow(a, b, settings, blocks=False)
         assert torch.equal(blocked, single)
+        assert torch.equal(single, tvl1_flow(a, b, settings))  # the CPU's default: one per call
 
 
 def test_auto_backend_is_torch_on_cuda_else_opencv():
@@ -172,9 +171,10 @@ def photo_pairs():
 
 def test_torch_tvl1_is_as_accurate_as_opencv_on_real_photographs(photo_pairs):
     """At the pipeline's settings (params.yaml's flow.tvl1_epsilon and tvl1_scale_step), on
-    real frames: torch-tvl1's mean endpoint error within 5% of OpenCV's. Measured: 1.017 of
-    OpenCV's on these 20 pairs (1.020 before per-pair stopping), 0.99 on 28 with the HMDB-51 clips' frames added, 0.975 on 8
-    frames of the real-footage clips; a pyramid step or stopping rule unlike OpenCV's costs 10%."""
+    real frames: torch-tvl1's mean endpoint error within 1% of OpenCV's, the two being one scheme.
+    Measured: 1.0001 of OpenCV's on these 20 pairs; 1.017 while torch-tvl1 replicated the frame's
+    border in the warp where OpenCV reads zero, and read its stopping test every ten iterations
+    where OpenCV reads it at every one; a pyramid step unlike OpenCV's cost 10%."""
     from conftest import repo_params
 
     flow = repo_params().flow
@@ -184,4 +184,4 @@ def test_torch_tvl1_is_as_accurate_as_opencv_on_real_photographs(photo_pairs):
     fields = ours.many([p[0] for p in photo_pairs], [p[1] for p in photo_pairs])
     mine = np.mean([endpoint_error(f, truth) for f, (_, _, truth) in zip(fields, photo_pairs)])
     assert 0.1 < theirs < 5.0  # a few pixels of motion, found to within a few pixels
-    assert mine <= 1.05 * theirs, (mine, theirs)
+    assert mine <= 1.01 * theirs, (mine, theirs)
