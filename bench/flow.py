@@ -3,12 +3,15 @@
     python bench/flow.py                       # 320x240, 16 pairs, every backend available here
     python bench/flow.py --pairs 64 --backends torch-tvl1 opencv-tvl1
     python bench/flow.py --stage               # also the whole stage: frames archive -> flow archive
+    python bench/flow.py --threads 1 --rounds 3 --backends opencv-tvl1 torch-tvl1+compile  # per core
 
 Each backend runs in its own subprocess (so peak memory is its own) on the same known-flow
 pairs (twostream.flow.groundtruth; by default real frames warped by known fields, with sensor
 noise and a brightness change; `--source objects` an object moving over a still real scene,
-with the error at its motion boundary; `--source texture` the generated texture): pairs per second (after one warm-up call), mean endpoint
-error against the true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
+with the error at its motion boundary; `--source texture` the generated texture): pairs per second (after one warm-up call), the
+process's CPU time per pair (steadier than wall time on a shared machine, whose neighbours take
+turns on its cores; with --threads 1 it is the per-core cost), mean endpoint error against the
+true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
 per field (x + y, bound 20, quality 90) against float32, and the mean round-trip error. Prints a table and appends
 it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
 iteration fused by torch.compile (its one-off compile time is reported separately).
@@ -113,14 +116,14 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
     backend.many([p[0] for p in first], [p[1] for p in first])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fields = []
     for i in range(0, count, batch):
         chunk = pairs[i:i + batch]
         fields += backend.many([p[0] for p in chunk], [p[1] for p in chunk])
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     from twostream.flow.quantize import decode_field, encode_field
 
     packed = [encode_field(f, 20.0, 90) for f in fields]
@@ -133,6 +136,7 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
         "backend": name, "device": backend.settings.get("device", "cpu"), "pairs": count,
         "epsilon": backend.settings.get("epsilon"),
         "pairs_per_s": count / seconds, "ms_per_pair": 1000 * seconds / count,
+        "cpu_ms_per_pair": 1000 * cpu_seconds / count,
         "epe": float(np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])),
         "boundary_epe": (float(np.mean([boundary_error(f, p[2]) for f, p in zip(fields, pairs)]))
                          if source == "objects" else None),
@@ -185,6 +189,12 @@ def run_stage(name: str, count: int, width: int, height: int, batch: int) -> dic
     return {"backend": name, "pairs": n, "pairs_per_s": n / seconds, "ms_per_pair": 1000 * seconds / n}
 
 
+def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
+    """One backend's rounds as one row: the round of median speed, with every round's ms/pair."""
+    ordered = sorted(runs, key=lambda r: r["ms_per_pair"])
+    return {**ordered[(len(ordered) - 1) // 2], "rounds_ms": [r["ms_per_pair"] for r in runs]}
+
+
 def available(name: str) -> str | None:
     """None if the backend can run here, else why not."""
     from twostream.flow.backends import make_backend
@@ -223,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per backend (1: per-core speed); 0 = the libraries' default")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every backend this many times, the backends interleaved, and report "
+                             "the median (a shared machine's speed drifts between minutes)")
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -242,22 +255,28 @@ def main(argv: list[str] | None = None) -> None:
                                      args.source, epsilon, scale_step)))
         return
 
-    rows, skipped = [], []
+    skipped, runs = [], {}
+    names = []
     for name in args.backends:
         why = available(name)
         if why:
             skipped.append(f"{name}: {why}")
-            continue
-        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
-                               "--size", args.size, "--batch", str(args.batch), "--source",
-                               args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step),
-                               "--threads", str(args.threads)],
-                              capture_output=True, text=True, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if proc.returncode:
-            skipped.append(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-            continue
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        else:
+            names.append(name)
+    for _ in range(max(1, args.rounds)):
+        for name in [n for n in names if n not in runs or runs[n]]:
+            proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
+                                   "--size", args.size, "--batch", str(args.batch), "--source",
+                                   args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step),
+                                   "--threads", str(args.threads)],
+                                  capture_output=True, text=True, cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if proc.returncode:
+                skipped.append(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+                runs[name] = []
+                continue
+            runs.setdefault(name, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    rows = [median_run(runs[n]) for n in names if runs.get(n)]
 
     stage_rows = []
     if args.stage:
@@ -276,19 +295,24 @@ def main(argv: list[str] | None = None) -> None:
               "objects": "an object moving 3 px over a still real scene, noise 2, gain 1.03 + 2; "
                          "boundary: EPE within 4 px of the motion boundary",
               "texture": "generated texture"}[args.source]
+    rounds = (f", median of {args.rounds} interleaved rounds (ms/pair of each in brackets)"
+              if args.rounds > 1 else "")
     lines = [f"### flow backends, {width}x{height}, {args.pairs} pairs ({source}), batch {args.batch}, "
-             f"TV-L1 epsilon {epsilon}, pyramid step {scale_step} ({datetime.date.today().isoformat()})",
+             f"TV-L1 epsilon {epsilon}, pyramid step {scale_step}{rounds} ({datetime.date.today().isoformat()})",
              "", f"Machine: {machine()}" + (f"; each backend on {args.threads} thread(s)" if args.threads else ""), "",
-             "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | EPE (px) | peak RSS (MB) | "
-             "peak GPU (MB) | compile (s) | JPEG KB/field (float32) | JPEG round trip (px) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| backend | device | pairs/s | ms/pair | vs opencv-tvl1 | CPU ms/pair (vs opencv-tvl1) | EPE (px) | "
+             "peak RSS (MB) | peak GPU (MB) | compile (s) | JPEG KB/field (float32) | JPEG round trip (px) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         speedup = f"{reference['ms_per_pair'] / r['ms_per_pair']:.2f}x" if reference else "-"
         gpu = f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] is not None else "-"
         comp = f"{r['compile_s']:.0f}" if r["compile_s"] is not None else "-"
         epe = f"{r['epe']:.3f}" + (f" (boundary {r['boundary_epe']:.3f})" if r.get("boundary_epe") else "")
-        lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f} | "
-                     f"{speedup} | {epe} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
+        each = (" (" + ", ".join(f"{ms:.0f}" for ms in r["rounds_ms"]) + ")") if args.rounds > 1 else ""
+        cpu = (f"{r['cpu_ms_per_pair']:.0f}"
+               + (f" ({reference['cpu_ms_per_pair'] / r['cpu_ms_per_pair']:.2f}x)" if reference else ""))
+        lines.append(f"| {r['backend']} | {r['device']} | {r['pairs_per_s']:.1f} | {r['ms_per_pair']:.0f}{each} | "
+                     f"{speedup} | {cpu} | {epe} | {r['peak_rss_mb']:.0f} | {gpu} | {comp} | "
                      f"{r['packed_kb']:.1f} ({r['float_kb']:.0f}) | {r['round_trip_px']:.3f} |")
     if stage_rows:
         lines += ["", "Whole flow stage, one worker process (read JPEG frames, flow, quantise, JPEG, "
