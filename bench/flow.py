@@ -9,8 +9,9 @@ Each backend runs in its own subprocess (so peak memory is its own) on the same 
 pairs (twostream.flow.groundtruth; by default real frames warped by known fields, with sensor
 noise and a brightness change; `--source objects` an object moving over a still real scene,
 with the error at its motion boundary; `--source texture` the generated texture): pairs per second (after one warm-up call), the
-process's CPU time per pair (steadier than wall time on a shared machine, whose neighbours take
-turns on its cores; with --threads 1 it is the per-core cost), mean endpoint error against the
+process's CPU time per pair (with --threads 1 the per-core cost; it leaves out time the process
+waited, though on the development VM it matched wall time, the slowdowns there being slower cores,
+not waits), mean endpoint error against the
 true flow, peak RSS and, on CUDA, peak GPU memory; and the packing: JPEG bytes
 per field (x + y, bound 20, quality 90) against float32, and the mean round-trip error. Prints a table and appends
 it to bench/RESULTS.md with the machine it ran on. ``torch-tvl1+compile`` is torch-tvl1 with the
@@ -255,28 +256,27 @@ def main(argv: list[str] | None = None) -> None:
                                      args.source, epsilon, scale_step)))
         return
 
-    skipped, runs = [], {}
-    names = []
+    skipped, runs = [], {}  # runs: each runnable backend's rounds
     for name in args.backends:
         why = available(name)
         if why:
             skipped.append(f"{name}: {why}")
         else:
-            names.append(name)
+            runs[name] = []
     for _ in range(max(1, args.rounds)):
-        for name in [n for n in names if n not in runs or runs[n]]:
+        for name in list(runs):
             proc = subprocess.run([sys.executable, __file__, "--worker", name, "--pairs", str(args.pairs),
                                    "--size", args.size, "--batch", str(args.batch), "--source",
                                    args.source, "--epsilon", str(epsilon), "--scale-step", str(scale_step),
                                    "--threads", str(args.threads)],
                                   capture_output=True, text=True, cwd=ROOT,
                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-            if proc.returncode:
+            if proc.returncode:  # a failed backend is not run again
                 skipped.append(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-                runs[name] = []
+                del runs[name]
                 continue
-            runs.setdefault(name, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    rows = [median_run(runs[n]) for n in names if runs.get(n)]
+            runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    rows = [median_run(r) for r in runs.values() if r]
 
     stage_rows = []
     if args.stage:
