@@ -8,17 +8,45 @@ import torch
 
 from twostream.flow.backends import TVL1_DEFAULTS, make_backend
 from twostream.flow.groundtruth import MOTIONS, endpoint_error, known_flow_pair
-from twostream.flow.tvl1 import _divergence, _forward_gradient, tvl1_flow
+from twostream.flow.tvl1 import (
+    _divergence,
+    _forward_gradient,
+    _primal_dual_update,
+    tvl1_flow,
+)
+
+
+def _duals(gen: torch.Generator, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random duals as the solver keeps them: x part zero on the last column, y on the last row."""
+    px, py = torch.randn(*shape, generator=gen), torch.randn(*shape, generator=gen)
+    px[..., -1] = 0
+    py[..., -1, :] = 0
+    return px, py
 
 
 def test_divergence_is_the_negative_adjoint_of_the_gradient():
     gen = torch.Generator().manual_seed(0)
-    u = torch.randn(2, 1, 7, 9, generator=gen)
-    px, py = torch.randn(2, 1, 7, 9, generator=gen), torch.randn(2, 1, 7, 9, generator=gen)
+    u = torch.randn(2, 7, 9, generator=gen)
+    px, py = _duals(gen, (2, 7, 9))
     gx, gy = _forward_gradient(u)
     lhs = (gx * px + gy * py).sum()
     rhs = -(u * _divergence(px, py)).sum()
     assert torch.allclose(lhs, rhs, atol=1e-4)
+
+
+def test_an_iteration_keeps_the_duals_zero_where_the_divergence_assumes_it():
+    gen = torch.Generator().manual_seed(1)
+    u1, u2, rho_c, gx, gy = (torch.randn(3, 7, 9, generator=gen) * 5 for _ in range(5))
+    (px1, py1), (px2, py2) = _duals(gen, (3, 7, 9)), _duals(gen, (3, 7, 9))
+    running = torch.tensor([True, False, True])
+    *new, _ = _primal_dual_update(u1, u2, px1, px2, py1, py2, rho_c, gx, gy, running, 0.045, 0.3, 0.83)
+    for dual_x in new[2:4]:
+        assert not dual_x[..., -1].any()
+    for dual_y in new[4:6]:
+        assert not dual_y[..., -1, :].any()
+    # A pair that no longer runs comes back unchanged.
+    assert all(torch.equal(n[1], o[1]) for n, o in zip(new, (u1, u2, px1, px2, py1, py2)))
+    assert not torch.equal(new[0][0], u1[0])
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +181,8 @@ def photo_pairs():
     """Real UCF-101 frames (every vendored 320x240 clip, one frame each) warped by each known
     motion, a few pixels, with sensor noise and a brightness change."""
     import cv2
-
     from conftest import REAL
+
     from twostream.flow.groundtruth import photo_flow_pair
 
     frames = []
