@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from twostream.flow.backends import resolve_auto
 from twostream.store.zipstore import archive_name
 
 pytestmark = pytest.mark.slow
@@ -100,7 +101,7 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     tables = json.loads((project / "metrics/tables.json").read_text())
     assert tables["datasets"] == {"ucf101": "synthetic", "hmdb51": "synthetic_hmdb"}
     streams = tables["provenance"]["streams"]
-    assert streams["ucf101"]["temporal"]["data"]["backend"] == "opencv-tvl1"
+    assert streams["ucf101"]["temporal"]["data"]["backend"] == resolve_auto(compile=True)  # params: auto
     assert tables["provenance"]["fused"] == {
         part: {"spatial": "last_layer-0.5", "temporal": "multitask"} for part in PARTS}
     cells = [c for row in tables["table1a"]["rows"] for c in row["cells"].values()]
@@ -247,7 +248,7 @@ def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
         assert meta["n_frames"] == 20 and meta["recipe"]["max_frames"] == 20
         assert meta["first_frame"] == (meta["declared_frames"] - 20) // 2
         flow = read_meta(project / "data/ucf101/flow" / archive_name(video_id))
-        assert flow["n_fields"] == 19 and flow["backend"] == "opencv-tvl1"
+        assert flow["n_fields"] == 19 and flow["backend"] == values["flow.backend"] == "opencv-tvl1"
     tables = json.loads((project / "metrics/tables.json").read_text())
     assert tables["datasets"]["ucf101"] == "folder"
     settings = {r["param"]: r["ours"] for r in tables["settings"]["ucf101"]}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from twostream.store.pervideo import FAILURES, Job, MachineError, run_jobs
-from twostream.store.zipstore import is_current, write_archive
+from twostream.store.zipstore import is_current, read_meta, write_archive
 
 from conftest import REPO
 
@@ -61,6 +61,23 @@ def test_a_bad_video_is_filed_and_the_stage_goes_on(tmp_path):
     result = run_jobs(_jobs(out), _work, out, workers=2, desc="frames")
     assert (result.done, set(result.failures)) == (4, {"C/v1"})
     assert "a bad video" in json.loads((out / FAILURES).read_text())["C/v1"]
+
+
+def _record_threads(job: Job) -> None:
+    import cv2
+    import torch
+
+    write_archive(job.target, {"rgb/00000.jpg": b"x"},
+                  {"recipe": job.recipe, "threads": [torch.get_num_threads(), cv2.getNumThreads()]})
+
+
+def test_a_pool_worker_runs_opencv_and_torch_on_one_core(tmp_path):
+    """One process per core: a worker whose OpenCV or torch-tvl1's compiled kernels ran one
+    thread per core would oversubscribe the machine."""
+    out = tmp_path / "flow"
+    jobs = _jobs(out, 2)
+    run_jobs(jobs, _record_threads, out, workers=2, desc="flow")
+    assert [read_meta(job.target)["threads"] for job in jobs] == [[1, 1], [1, 1]]
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -168,8 +169,28 @@ BACKENDS: dict[str, Callable[..., FlowBackend]] = {
 }
 
 
-def resolve_auto() -> str:
-    """``auto``: the batched PyTorch TV-L1 on a CUDA GPU, OpenCV's TV-L1 on the CPU.
+def can_compile_for_cpu() -> bool:
+    """Whether torch.compile can build CPU kernels here: a C++ compiler (inductor's search) and
+    Python's headers. Without them it falls back to eager PyTorch, slower than OpenCV."""
+    import sysconfig
+
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception:  # noqa: BLE001 - any failure to find one means no compiling
+        return False
+    return (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+
+
+def resolve_auto(compile: bool) -> str:
+    """``auto``: the batched PyTorch TV-L1 on a CUDA GPU, and on the CPU too where it can be
+    compiled (``compile`` true and :func:`can_compile_for_cpu`), else OpenCV's TV-L1.
+
+    On the CPU, compiled, torch-tvl1 gives OpenCV's endpoint error at 2.3x its speed per core
+    at the pipeline's settings and 3.1x at OpenCV's defaults (32 real 320x240 pairs,
+    bench/flow.py, 2026-12-04), for a one-off compile of seconds per process. Eager it is
+    slower than OpenCV, so without a compiler ``auto`` stays OpenCV's.
 
     Not DIS on the CPU, though on real frames warped by smooth known fields it has a third of
     TV-L1's endpoint error at a sixteenth of the time (bench/flow.py): the temporal stream
@@ -183,7 +204,9 @@ def resolve_auto() -> str:
     """
     import torch
 
-    return "torch-tvl1" if torch.cuda.is_available() else "opencv-tvl1"
+    if torch.cuda.is_available() or (compile and can_compile_for_cpu()):
+        return "torch-tvl1"
+    return "opencv-tvl1"
 
 
 def make_backend(name: str, *, compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
@@ -195,7 +218,7 @@ def make_backend(name: str, *, compile: bool, epsilon: float, scale_step: float)
     in params.yaml, not here.
     """
     if name == "auto":
-        name = resolve_auto()
+        name = resolve_auto(compile)
     if name not in BACKENDS:
         raise ValueError(f"flow.backend={name!r}: must be one of {['auto', *sorted(BACKENDS)]}")
     if name == "torch-tvl1":

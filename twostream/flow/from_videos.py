@@ -295,9 +295,9 @@ def flow_jobs(videos: dict[str, Path], out_dir: Path, settings: ToolSettings,
 
 
 def default_workers(backend: FlowBackend) -> int:
-    """One process per core for OpenCV's solvers; one per GPU (or one using every core) for
-    the batched PyTorch solver, which is parallel inside."""
-    return 1 if backend.compute_batch is not None else (os.cpu_count() or 1)
+    """One process per core on the CPU (torch-tvl1 too: its warps and median filters are
+    OpenCV calls on one core); one per GPU for the batched PyTorch solver on a GPU."""
+    return 1 if backend.settings.get("device", "cpu") != "cpu" else (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
 
 
+def _init_pool_worker() -> None:
+    """A pool worker: one core, for OpenCV and for PyTorch (torch-tvl1's compiled kernels),
+    whose threads, one per core in each of one process per core, would oversubscribe."""
+    _init_worker()
+    os.environ["OMP_NUM_THREADS"] = "1"  # torch reads it when first imported here
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 Work = Callable[[Job], "str | None"]  # returns an optional note about the video
 
 
@@ -122,7 +132,7 @@ def _results(todo: Sequence[Job], work: Work,
         return
     # spawn, not fork: a forked child can deadlock in OpenCV's thread pool if the parent used it.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker) as pool:
         futures = [pool.submit(_guarded, work, job) for job in todo]
         try:
             yield from (future.result() for future in as_completed(futures))
