@@ -108,25 +108,29 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
     compile_s = None
     backend = make_backend(name.replace("+compile", ""), compile=name.endswith("+compile"),
                            epsilon=epsilon, scale_step=scale_step)
+
+    def flow_all() -> list[np.ndarray]:
+        fields = []
+        for i in range(0, count, batch):
+            chunk = pairs[i:i + batch]
+            fields += backend.many([p[0] for p in chunk], [p[1] for p in chunk])
+        return fields
+
     first = pairs[:batch]
     if name.endswith("+compile"):
         start = time.perf_counter()
         backend.many([p[0] for p in first], [p[1] for p in first])
         compile_s = time.perf_counter() - start
-        # Every batch once more: as pairs converge the batch shrinks to shapes (a batch of one
-        # is its own graph) the first call may not have reached; compiling those in the timed
-        # part made torch-tvl1 at 128x96 look 0.77x OpenCV where it runs 2x (2026-12-04).
-        for i in range(0, count, batch):
-            backend.many([p[0] for p in pairs[i:i + batch]], [p[1] for p in pairs[i:i + batch]])
-    # Warm-up on a full batch: allocator, thread pools, kernels (and compiled shapes).
-    backend.many([p[0] for p in first], [p[1] for p in first])
+        # The warm-up is every batch once: as pairs converge the batch shrinks to shapes (a
+        # batch of one is its own graph) the first call may not have reached; compiling those
+        # in the timed part made torch-tvl1 at 128x96 look 0.77x OpenCV where it runs 2x.
+        flow_all()
+    else:  # warm-up on a full batch: allocator, thread pools, kernels
+        backend.many([p[0] for p in first], [p[1] for p in first])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), time.process_time()
-    fields = []
-    for i in range(0, count, batch):
-        chunk = pairs[i:i + batch]
-        fields += backend.many([p[0] for p in chunk], [p[1] for p in chunk])
+    fields = flow_all()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
