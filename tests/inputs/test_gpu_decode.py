@@ -1,5 +1,9 @@
 """The GPU decoding path, run on the CPU: it must make the samples the CPU path makes."""
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
@@ -17,7 +21,7 @@ def _compare(data, labels):
     batch = collate_raw([raw[k] for k in keys])
     made = assembler(data)(batch, torch.device("cpu"))
     assert made.shape == cpu.shape
-    assert batch[2].tolist() == [labels[v] for v, _ in keys]
+    assert batch.labels.tolist() == [labels[v] for v, _ in keys]
     return made, cpu
 
 
@@ -49,3 +53,30 @@ def test_trajectory_stacking_keeps_the_cpu_path(tiny_archives):
     data = TemporalTrainSet([flow / archive_name(table["id"][0])], [0], input_size=40,
                             stack_length=3, mean_subtraction=False, seed=0, stacking="trajectory")
     assert raw_dataset(data) is None
+
+
+def test_a_batch_of_many_jpegs_crosses_from_loader_workers_in_few_tensors():
+    """A loader worker passes each tensor through a file descriptor: a temporal batch (B x 2L
+    JPEGs) as separate tensors ran out of them ("received 0 items of ancdata"). Run under a low
+    open-file limit, where 2 x 300 separate tensors cannot pass."""
+    script = textwrap.dedent("""
+        import resource, torch
+        from torch.utils.data import DataLoader, Dataset
+        from twostream.inputs.gpu_decode import collate_raw
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (96, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+        class Many(Dataset):
+            def __len__(self): return 4
+            def __getitem__(self, i):
+                jpegs = [torch.full((5 + k % 3,), k % 251, dtype=torch.uint8) for k in range(300)]
+                return jpegs, torch.tensor([float(i), 0, 0, 1]), i
+
+        batches = list(DataLoader(Many(), batch_size=2, num_workers=1, collate_fn=collate_raw))
+        first = batches[0].jpegs()
+        assert len(first) == 2 and len(first[1]) == 300
+        assert first[1][7].tolist() == [7] * 6 and batches[1].labels.tolist() == [2, 3]
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]

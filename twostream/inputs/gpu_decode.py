@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -27,7 +27,27 @@ log = logging.getLogger(__name__)
 
 # One raw sample: its JPEG byte tensors, its plan as numbers, its label.
 RawSample = tuple[list[torch.Tensor], torch.Tensor, int]
-RawBatch = tuple[list[list[torch.Tensor]], torch.Tensor, torch.Tensor]
+
+
+class RawBatch(NamedTuple):
+    """A batch as few tensors: every JPEG of the batch in one byte tensor. A loader worker hands
+    each tensor to the main process through a file descriptor, so a temporal batch of 256 x 2L
+    separate JPEG tensors would pass thousands of them per batch and run out."""
+
+    data: torch.Tensor      # uint8: the batch's JPEGs end to end
+    sizes: torch.Tensor     # int64: each JPEG's length in bytes
+    counts: torch.Tensor    # int64: each sample's number of JPEGs
+    numbers: torch.Tensor   # float64 (B, k): each sample's plan
+    labels: torch.Tensor    # int64 (B,)
+
+    def jpegs(self) -> list[list[torch.Tensor]]:
+        """Each sample's JPEGs, as views into ``data``."""
+        flat = list(torch.split(self.data, self.sizes.tolist())) if len(self.sizes) else []
+        out, at = [], 0
+        for count in self.counts.tolist():
+            out.append(flat[at:at + count])
+            at += count
+        return out
 
 
 def _bytes(data: bytes) -> torch.Tensor:
@@ -84,8 +104,11 @@ class RawTemporal(_RawSet):
 
 
 def collate_raw(samples: Sequence[RawSample]) -> RawBatch:
-    return ([s[0] for s in samples], torch.stack([s[1] for s in samples]),
-            torch.tensor([s[2] for s in samples]))
+    jpegs = [j for s in samples for j in s[0]]
+    data = torch.cat(jpegs) if jpegs else torch.empty(0, dtype=torch.uint8)
+    return RawBatch(data, torch.tensor([len(j) for j in jpegs], dtype=torch.int64),
+                    torch.tensor([len(s[0]) for s in samples], dtype=torch.int64),
+                    torch.stack([s[1] for s in samples]), torch.tensor([s[2] for s in samples]))
 
 
 def _decode(jpegs: list[torch.Tensor], device: torch.device, mode: str) -> list[torch.Tensor]:
@@ -98,7 +121,7 @@ def _decode(jpegs: list[torch.Tensor], device: torch.device, mode: str) -> list[
 
 def spatial_batch(raw: RawBatch, size: int, device: torch.device) -> torch.Tensor:
     """(B, 3, size, size) normalised RGB, as :meth:`SpatialTrainSet.sample` makes it."""
-    jpegs, numbers, _ = raw
+    jpegs, numbers = raw.jpegs(), raw.numbers
     images = _decode([j[0] for j in jpegs], device, "RGB")
     mean = torch.as_tensor(RGB_MEAN, device=device)
     std = torch.as_tensor(RGB_STD, device=device)
@@ -119,7 +142,7 @@ def spatial_batch(raw: RawBatch, size: int, device: torch.device) -> torch.Tenso
 def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction: bool,
                    device: torch.device) -> torch.Tensor:
     """(B, 2L, size, size) flow stacks, as :meth:`TemporalTrainSet.sample` makes them."""
-    jpegs, numbers, _ = raw
+    jpegs, numbers = raw.jpegs(), raw.numbers
     flat = _decode([j for sample in jpegs for j in sample], device, "GRAY")
     out, at = [], 0
     for sample, n in zip(jpegs, numbers.tolist()):
@@ -145,7 +168,7 @@ def on_device(loader: Iterable[RawBatch], assemble, device: torch.device
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(inputs on ``device``, labels) from raw batches."""
     for raw in loader:
-        yield assemble(raw, device), raw[2]
+        yield assemble(raw, device), raw.labels
 
 
 def raw_dataset(data: Dataset) -> Dataset | None:
