@@ -4,6 +4,10 @@ Why: DVC and file systems crawl on millions of per-frame files; one archive per 
 hashing cheap and gives random access by member name. Archives are written to a temp file and
 renamed, so a killed stage never leaves a half-written archive under its final name, and the
 ``recipe`` in the metadata tells a resumed stage whether an archive is still current.
+
+An archive's bytes are a function of its members alone (members in name order, one fixed
+timestamp and mode, no extra fields), so the same frames give the same file on every run and
+machine, and DVC's hashes, run cache and remotes can be shared.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ import cv2
 import numpy as np
 
 META = "meta.json"
+# zip's earliest representable time: any fixed value would do, this one says "not a real time".
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A member header that records nothing about when or where it was written."""
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.compress_type = zipfile.ZIP_STORED
+    info.create_system = 3  # Unix, on every platform
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -37,15 +52,15 @@ def decode_jpeg(data: bytes, grayscale: bool = False) -> np.ndarray:
 
 
 def write_archive(path: str | Path, members: Mapping[str, bytes], meta: Mapping[str, Any]) -> None:
-    """Write members and meta.json atomically to ``path``."""
+    """Write members and meta.json atomically and reproducibly to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
-            archive.writestr(META, json.dumps(dict(meta), indent=1, sort_keys=True))
+            for name in sorted(members):
+                archive.writestr(_member(name), members[name])
+            archive.writestr(_member(META), json.dumps(dict(meta), indent=1, sort_keys=True))
         os.replace(tmp, path)
     except BaseException:  # a full disk or a kill mid-write: no half-written file stays behind
         tmp.unlink(missing_ok=True)
