@@ -134,7 +134,7 @@ def run_one(name: str, count: int, width: int, height: int, batch: int, source: 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    from twostream.flow.quantize import decode_field, encode_field
+    from twostream.store.flow_jpeg import decode_field, encode_field
 
     packed = [encode_field(f, 20.0, 90) for f in fields]
     packed_bytes = float(np.mean([len(x) + len(y) for x, y in packed]))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from results import report
-from twostream.flow.quantize import code_step
+from twostream.store.flow_jpeg import code_step
 
 PARTS = ("ucf101", "hmdb51")
 

@@ -30,7 +30,8 @@ from twostream.models import WeightsError  # noqa: E402
 from twostream.models.backbones import freeze_all_but_class_layer  # noqa: E402
 from twostream.runtime import autocast, pick_device  # noqa: E402
 from twostream.datasets.splits import load_table, select  # noqa: E402
-from twostream.streams import cell, spatial_cells, train_set  # noqa: E402
+from twostream.cells import spatial_cells  # noqa: E402
+from twostream.streams import cell, train_set  # noqa: E402
 from results import report  # noqa: E402
 
 

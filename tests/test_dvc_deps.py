@@ -1,67 +1,22 @@
-"""dvc.yaml's deps cover every project module a stage's script imports, so editing any of them
-reruns the stage (a missing one leaves `dvc repro` "up to date" with stale outputs)."""
+"""Code deps exact both ways: every stage depends on its script's file in fingerprints/, which
+lists every project file the script can run (so an edit to any of them reruns the stage) and
+nothing else (so an edit elsewhere reruns nothing); the fingerprint ignores comments and
+docstrings. Checked on the import walk, on real edits of a copy of the code, and, in
+test_pipeline, through `dvc repro` itself."""
 
 from __future__ import annotations
 
-import ast
+import json
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
-
-PACKAGE = "twostream"
-
-
-def module_file(name: str) -> Path | None:
-    """The project file of module ``name`` (a package's __init__), or None if not ours."""
-    if name != PACKAGE and not name.startswith(PACKAGE + "."):
-        return None
-    base = REPO.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every module an import statement of ``path`` names, lazy ones in functions included,
-    with each ``from package import name`` counted as the submodule too where there is one."""
-    tree = ast.parse(path.read_text(), str(path))
-    package = ".".join(path.relative_to(REPO).with_suffix("").parts)
-    if path.name != "__init__.py":
-        package = package.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(parent + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
-def project_closure(script: Path) -> set[Path]:
-    """The script and every project file it reaches through imports (with parent packages)."""
-    seen: set[Path] = set()
-    todo = [script]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in imported_modules(path):
-            parts = name.split(".")
-            for k in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
-                found = module_file(".".join(parts[:k]))
-                if found is not None and found not in seen:
-                    todo.append(found)
-    return seen
+from twostream.store.fingerprint import project_closure, stage_code
 
 
 def _stages() -> list[tuple[str, Path, list[str]]]:
@@ -80,15 +35,63 @@ STAGES = _stages()
 
 
 @pytest.mark.parametrize("name, script, deps", STAGES, ids=[s[0] for s in STAGES])
-def test_stage_deps_cover_every_module_its_script_imports(name, script, deps):
-    covered = [REPO / d for d in deps]
-    missing = sorted(str(p.relative_to(REPO)) for p in project_closure(script)
-                     if not any(p == c or c in p.parents for c in covered))
-    assert not missing, f"stage {name}: dvc.yaml deps miss {missing}"
+def test_each_stage_depends_on_its_scripts_code_file_and_on_no_source_folder(name, script, deps):
+    code = [d for d in deps if d.startswith(("twostream", "stages", "fingerprints"))]
+    if name == "fingerprints":
+        assert sorted(code) == ["stages", "twostream"]
+    else:
+        assert code == [f"fingerprints/{script.stem}.json"], f"stage {name}: code deps {code}"
 
 
-def test_the_import_walk_finds_lazy_and_relative_imports(tmp_path):
-    """The walk itself: a function-level import and `from twostream.flow import tvl1` count."""
-    closure = project_closure(REPO / "twostream" / "flow" / "backends.py")
-    assert REPO / "twostream" / "flow" / "tvl1.py" in closure
-    assert REPO / "twostream" / "__init__.py" in closure
+def test_the_fingerprint_files_list_each_scripts_whole_import_closure(tmp_path):
+    """The stage writes, per script, exactly the files the walk reaches, lazy imports included."""
+    subprocess.run([sys.executable, str(REPO / "stages/fingerprints.py"), str(REPO / "stages"),
+                    str(tmp_path)], check=True)
+    scripts = {script for _, script, _ in STAGES if script.stem != "fingerprints"}
+    for script in scripts:
+        listed = json.loads((tmp_path / f"{script.stem}.json").read_text())
+        closure = project_closure(script, REPO)
+        assert set(listed) == {p.relative_to(REPO).as_posix() for p in closure}
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert "twostream/inputs/gpu_decode.py" in train  # imported inside a function
+    assert "twostream/store/flow_jpeg.py" in train and "twostream/config.py" in train
+    assert not [f for f in train if f.startswith("twostream/flow/")]  # no spatial stage reads flow code
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    for name in ("stages", "twostream"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _codes(root: Path) -> dict[str, dict[str, str]]:
+    return {s.stem: stage_code(s, root) for s in sorted((root / "stages").glob("*.py"))}
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path}: the edit's anchor {old!r} is gone; pick another"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_comment_and_docstring_edits_change_no_stage_code(tmp_path):
+    root = _copy(tmp_path)
+    before = _codes(root)
+    _edit(root / "twostream/config.py", '"""', '"""A reworded docstring. ')
+    _edit(root / "twostream/flow/tvl1.py", "\n#", "\n# an added comment line\n#")
+    _edit(root / "stages/train.py", "def main(", "# a comment above main\ndef main(")
+    assert _codes(root) == before
+
+
+def test_a_code_edit_changes_exactly_the_stages_that_run_it(tmp_path):
+    root = _copy(tmp_path)
+    before = _codes(root)
+    _edit(root / "twostream/flow/tvl1.py", "\ndef ", "\nUNUSED = 1\n\n\ndef ")
+    after = _codes(root)
+    assert {s for s in before if after[s] != before[s]} == {"flow"}
+    _edit(root / "twostream/inputs/crops.py", "\ndef ", "\nUNUSED = 1\n\n\ndef ")
+    changed = {s for s in before if _codes(root)[s] != before[s]}
+    assert changed == {"flow", "train", "evaluate"}  # crops: training and test inputs, not the report
+    _edit(root / "twostream/config.py", "\ndef ", "\nUNUSED = 1\n\n\ndef ")
+    assert {s for s in before if _codes(root)[s] != before[s]} == set(before) - {"fingerprints"}

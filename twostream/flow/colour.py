@@ -64,7 +64,7 @@ def flow_picture(flow: ArchiveReader, frames: ArchiveReader | None = None,
 
     Returns the picture, the field indices and the speed of full saturation.
     """
-    from twostream.flow.quantize import decode_field
+    from twostream.store.flow_jpeg import decode_field
     from twostream.store.zipstore import flow_members, frame_member
 
     count, bound = flow.meta["n_fields"], flow.meta["bound"]

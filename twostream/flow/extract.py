@@ -15,13 +15,13 @@ import pandas as pd
 from twostream.config import FlowParams
 from twostream.store.fingerprint import code_fingerprint
 from twostream.flow.backends import TVL1_DEFAULTS, make_backend, to_gray
-from twostream.flow.quantize import encode_field
+from twostream.store.flow_jpeg import encode_field
 from twostream.store.pervideo import FAILURES, Job, RunSummary, read_failures, run_jobs
 from twostream.store.zipstore import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
 
 # The code that turns frames into packed flow: a change to it redoes every archive.
 FLOW_CODE = code_fingerprint("twostream.flow.extract", "twostream.flow.backends",
-                             "twostream.flow.tvl1", "twostream.flow.quantize", "twostream.store.zipstore")
+                             "twostream.flow.tvl1", "twostream.store.flow_jpeg", "twostream.store.zipstore")
 # One solver per worker process, built on first use.
 _backend = functools.lru_cache(maxsize=None)(make_backend)
 

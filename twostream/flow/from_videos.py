@@ -32,7 +32,7 @@ from twostream.config import FlowParams, parse_block
 from twostream.datasets.official import VIDEO_SUFFIXES
 from twostream.errors import UserError
 from twostream.flow.backends import TVL1_DEFAULTS, FlowBackend, make_backend, to_gray
-from twostream.flow.quantize import HALF_RANGE, ZERO_CODE, encode_field
+from twostream.store.flow_jpeg import HALF_RANGE, ZERO_CODE, encode_field
 from twostream.frames.extract import file_digest
 from twostream.frames.video import VideoError, VideoReader
 from twostream.store.fingerprint import code_fingerprint
@@ -46,7 +46,7 @@ TOOL_SUFFIXES = (*VIDEO_SUFFIXES, ".mpg", ".mpeg", ".m4v", ".flv", ".3gp", ".wmv
 RECORD = "flow.json"  # in each finished denseflow-layout folder
 # The code that turns a video into flow files: a change to it redoes every video.
 FLOW_TOOL_CODE = code_fingerprint("twostream.flow.from_videos", "twostream.flow.backends",
-                                  "twostream.flow.tvl1", "twostream.flow.quantize", "twostream.frames.video")
+                                  "twostream.flow.tvl1", "twostream.store.flow_jpeg", "twostream.frames.video")
 
 
 @dataclass(frozen=True)

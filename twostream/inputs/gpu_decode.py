@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from twostream.flow.quantize import ZERO_CODE, code_step
+from twostream.store.flow_jpeg import ZERO_CODE, code_step
 from twostream.inputs.samples import (RGB_MEAN, RGB_STD, Key, SpatialTrainSet, TemporalTrainSet)
 from twostream.store.zipstore import ArchiveReader, flow_members, frame_member
 

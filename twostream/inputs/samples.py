@@ -21,14 +21,16 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from twostream.inputs.crops import Box, crop, equally_spaced, flip_image, protocol_crops, random_box
-from twostream.flow.quantize import decode_codes, dequantize
+from twostream.store.flow_jpeg import decode_codes, dequantize
 from twostream.inputs.stacking import (bidirectional_indices, build_stack, flip_stack, stack_indices,
                                        stack_starts, subtract_mean_flow)
+from twostream.models.normalise import IMAGENET_MEAN, IMAGENET_STD
 from twostream.store.zipstore import ArchiveReader, flow_members, frame_member
 
 log = logging.getLogger(__name__)
-RGB_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
-RGB_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
+# Samples are normalised as torchvision's ImageNet models expect; each network converts to its own.
+RGB_MEAN = np.array(IMAGENET_MEAN, np.float32).reshape(3, 1, 1)
+RGB_STD = np.array(IMAGENET_STD, np.float32).reshape(3, 1, 1)
 Key = tuple[int, int]
 
 

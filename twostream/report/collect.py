@@ -21,7 +21,7 @@ from twostream.evaluation.scoring import accuracy
 from twostream.report.tables import (CellResult, FusionResult, RunResults, confusion_rows,
                                      per_class_accuracy)
 from twostream.runtime import package_versions
-from twostream.streams import fused_spatial_cell, spatial_cells, temporal_cells
+from twostream.cells import fused_spatial_cell, spatial_cells, temporal_cells
 
 FUSIONS = ("average", "svm")
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from twostream.flow.quantize import (decode_field, dequantize, encode_field, max_quantization_error,
+from twostream.store.flow_jpeg import (decode_field, dequantize, encode_field, max_quantization_error,
                                      quantize)
 
 
