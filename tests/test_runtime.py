@@ -1,4 +1,5 @@
 import pytest
+from twostream.errors import UserError
 import torch
 
 from twostream.runtime import RESULT_PACKAGES, autocast, package_versions, torchrun_shard
@@ -12,7 +13,7 @@ def test_torchrun_shard_reads_the_environment_and_refuses_a_rank_outside_the_wor
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert torchrun_shard() == (2, 4)
     monkeypatch.setenv("RANK", "4")
-    with pytest.raises(SystemExit, match="RANK=4 is outside WORLD_SIZE=4"):
+    with pytest.raises(UserError, match="RANK=4 is outside WORLD_SIZE=4"):
         torchrun_shard()
 
 

@@ -9,6 +9,8 @@ from importlib import metadata
 
 import torch
 
+from twostream.errors import UserError
+
 # The packages whose versions decide the results (constraints.txt pins them all).
 RESULT_PACKAGES = ("torch", "torchvision", "opencv-contrib-python-headless", "numpy",
                    "scikit-learn", "pandas", "dvc", "unrar2-cffi")
@@ -32,7 +34,7 @@ def torchrun_shard() -> tuple[int, int]:
     """(rank, world size) from torchrun's environment; (0, 1) when run alone."""
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if not 0 <= rank < world:
-        raise SystemExit(f"RANK={rank} is outside WORLD_SIZE={world}")
+        raise UserError(f"RANK={rank} is outside WORLD_SIZE={world}")
     return rank, world
 
 
@@ -44,7 +46,7 @@ def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
 
 def package_versions() -> dict[str, str]:
     """What ran: Python, the packages that decide the results, and the processor (float
-    reductions round differently on other CPUs; the README says by how much)."""
+    reductions round differently on other CPUs; docs/reproducing.md says by how much)."""
     versions = {"python": platform.python_version(), "machine": platform.machine(),
                 "cpu": _cpu_model()}
     for name in RESULT_PACKAGES:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from twostream.config import Params
+from twostream.errors import UserError
 from twostream.training.fit import PartData, fit_split, training_data
 from twostream.streams import StreamSpec, cell
 from twostream.training.tasks import class_layer_key
@@ -76,6 +77,17 @@ def test_fine_tuning_starts_from_the_ucf101_trunk(tiny_archives, tmp_path):
                       torch.device("cpu"), None, init=tmp_path / "ucf.pt")["hmdb51"]
     assert tuned.weights.startswith(f"fine-tuned from {tmp_path / 'ucf.pt'}")
     assert cell(params, "temporal", "finetuned").schedule == params.temporal.schedule("finetune")
-    with pytest.raises(SystemExit, match="missing"):
+    with pytest.raises(UserError, match="missing"):
         fit_split(cell(params, "temporal", "finetuned"), params.run.seed, data, 1, tmp_path / "c",
                   torch.device("cpu"), None, init=tmp_path / "none.pt")
+
+
+def test_the_finetuned_row_needs_init_and_no_other_cell_takes_one(tmp_path):
+    """Without --init the finetuned row would train from scratch on the fine-tune schedule."""
+    params = repo_params()
+    with pytest.raises(UserError, match="--init models/ucf101/temporal"):
+        fit_split(cell(params, "temporal", "finetuned"), params.run.seed, {}, 1, tmp_path,
+                  torch.device("cpu"), None)
+    with pytest.raises(UserError, match="only for the finetuned row"):
+        fit_split(cell(params, "temporal", "alone"), params.run.seed, {}, 1, tmp_path,
+                  torch.device("cpu"), None, init=tmp_path / "ucf.pt")

@@ -4,7 +4,7 @@ A dataset is fetched (:mod:`twostream.datasets.download`) and unpacked (:mod:`tw
 cache outside the repository (``download.cache_dir``), once per archive checksum, so DVC
 experiments and queued runs never copy it. Or ``<dataset>.root`` names a folder that already
 holds it. Either way the split files are parsed into the split table, checked against the official
-counts (PROTOCOL.md), matched to the videos on disk (case-insensitively), and the videos are
+counts (:data:`SPECS`), matched to the videos on disk (case-insensitively), and the videos are
 hard-linked into ``data/raw`` from the cache so that DVC tracks exactly what the later stages
 read without a copy per experiment. A ``root`` folder is first copied into the cache once
 (incrementally): linking a user's own files would let DVC's cache protection make them read-only.
@@ -35,7 +35,7 @@ VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Facts about one public dataset (PROTOCOL.md, "Data")."""
+    """Facts about one public dataset, as its authors publish them."""
     name: str
     videos_dir: str                 # folder of <class>/<clip> under the dataset root
     splits_dir: str                 # folder of official split files under the dataset root
@@ -136,7 +136,7 @@ def load_split_table(spec: DatasetSpec, videos_dir: Path, splits_dir: Path,
     problems = count_problems(table, spec)
     if problems:
         raise SplitError(f"{splits_dir}: the split files do not match the official {spec.name} "
-                         f"counts (PROTOCOL.md): " + "; ".join(problems) +
+                         f"counts: " + "; ".join(problems) +
                          ". Fix: re-download the split archive; the official files are unchanged "
                          "since release")
     log.info("%s: split files match the official counts (%d clips, %d classes)", spec.name,

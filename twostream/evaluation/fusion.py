@@ -155,11 +155,3 @@ def fit_fusion_svm(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarr
     fitted = FusionSvm.from_estimator(svm, train_streams[0].shape[1], chosen)
     return fitted, {"C": chosen, "validation_accuracy": validation, "iterations": passes,
                     "converged": passes < CRAMMER_SINGER_MAX_ITER}
-
-
-def svm_fusion(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarray,
-               test_streams: tuple[np.ndarray, ...], c: float | tuple[float, ...], seed: int = 0,
-               folds: int = 5, workers: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
-    """:func:`fit_fusion_svm` on the training videos, then the test videos' scores."""
-    svm, choice = fit_fusion_svm(train_streams, train_labels, c, seed, folds, workers)
-    return svm.scores(*test_streams), choice

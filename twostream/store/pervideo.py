@@ -62,7 +62,7 @@ class RunSummary:
                         "stay in every accuracy's denominator, counted as wrong", what,
                         len(self.failures))
         if total and len(self.failures) == total:
-            raise SystemExit(f"{what}: every video failed; see {out_dir / FAILURES}")
+            raise UserError(f"{what}: every video failed; see {out_dir / FAILURES}")
 
 
 # errno values that say "this machine", not "this video": the stage must fail, not file a bad video.

@@ -30,6 +30,7 @@ from twostream.training.tasks import (Head, Heads, batch_pools, class_layer_key,
                                       without_class_layer)
 from twostream.models.model_file import ModelFile
 from twostream.training.train import Checkpoint, MetricLogger, Recipe, train_stream
+from twostream.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def available_archives(rows: pd.DataFrame, data_dir: Path) -> tuple[list[Path], 
         log.warning("%d training videos have no archive in %s (see its failures.json); "
                     "training without them: %s", len(missing), data_dir, ", ".join(missing[:5]))
     if not paths:
-        raise SystemExit(f"no training archives found in {data_dir}; run the stages before this one")
+        raise UserError(f"no training archives found in {data_dir}; run the stages before this one")
     return paths, labels
 
 
@@ -116,7 +117,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
     """Videos, labels and heads of ``cell`` on ``split`` (each part's own split ``split``)."""
     missing = [p for p in cell.parts if p not in data]
     if missing:
-        raise SystemExit(f"cell {cell.name} learns from dataset parts {list(cell.parts)}; "
+        raise UserError(f"cell {cell.name} learns from dataset parts {list(cell.parts)}; "
                          f"no data given for {missing}")
     first = data[cell.parts[0]]
     first_classes = tuple(class_names(first.table))
@@ -128,7 +129,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
         try:
             added = extra_classes(cell.extra_classes, other_classes, first_classes)
         except ClassListError as err:
-            raise SystemExit(str(err)) from None
+            raise UserError(str(err)) from None
         log.info("%s: adding %d %s classes that do not overlap %s's: %s", cell.name, len(added),
                  cell.parts[1], cell.parts[0], ", ".join(added))
         rows = select(other.table, split, "train")
@@ -151,14 +152,14 @@ def start_from(model: nn.Module, model_file: Path) -> str:
     """Load a trained net's trunk (every layer but the class layer) into ``model``: Table 2's
     "fine-tuned from UCF-101". Returns where the weights came from."""
     if not model_file.is_file():
-        raise SystemExit(f"{model_file}: the net to fine-tune from is missing; run its train stage")
+        raise UserError(f"{model_file}: the net to fine-tune from is missing; run its train stage")
     saved = ModelFile.load(model_file)
     key = class_layer_key(model)
     trunk = without_class_layer(saved.state_dict, key)
     result = model.load_state_dict(trunk, strict=False)
     unexpected = [k for k in result.missing_keys if not k.startswith(f"{key}.")]
     if unexpected or result.unexpected_keys:
-        raise SystemExit(f"{model_file}: not the same network as this cell's "
+        raise UserError(f"{model_file}: not the same network as this cell's "
                          f"({len(unexpected) + len(result.unexpected_keys)} layers differ)")
     return f"fine-tuned from {model_file} ({saved.cell}, {len(saved.classes)} classes)"
 
@@ -176,6 +177,11 @@ def fit_split(cell: Cell, run_seed: int, data: dict[str, PartData], split: int,
     ``run_seed``: ``run.seed``. ``init``: a trained net whose trunk this one starts from
     (Table 2's fine-tuned row).
     """
+    if (cell.kind == "finetuned") != (init is not None):
+        raise UserError(f"cell {cell.name}: " + (
+            "fine-tunes a trained ucf101 net: name it with --init models/ucf101/temporal/<cell>"
+            if init is None else "starts from its own initialisation; --init is only for the "
+            "finetuned row"))
     world = world or World()
     block, spec, schedule = cell.block, cell.spec, cell.schedule
     seed = split_seed(run_seed, split)
