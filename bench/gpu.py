@@ -95,7 +95,7 @@ def flow_kernel(args: argparse.Namespace, budget: Budget, lines: list[str]) -> N
     modes = [("compiled", True), ("eager", False)]
     for label, chosen in settings:
         for mode, compiled in modes:
-            tvl1.use_compiled_step(compiled)
+            kernels = tvl1.compiled_kernels() if compiled else tvl1.EAGER
             for batch in args.batches if compiled else args.batches[::2]:
                 if budget.left() < args.reserve:
                     lines.append(f"| {label} | {mode} | {batch} | skipped: budget spent | | | | |")
@@ -106,10 +106,10 @@ def flow_kernel(args: argparse.Namespace, budget: Budget, lines: list[str]) -> N
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats()
                 start = time.perf_counter()
-                flow = tvl1_flow(a, b, chosen)
+                flow = tvl1_flow(a, b, chosen, kernels=kernels)
                 sync()
                 first = time.perf_counter() - start
-                per_call = timed(lambda: tvl1_flow(a, b, chosen), args.min_seconds, 5)
+                per_call = timed(lambda: tvl1_flow(a, b, chosen, kernels=kernels), args.min_seconds, 5)
                 fields = flow.permute(0, 2, 3, 1).cpu().numpy()
                 epe = np.mean([endpoint_error(fields[i], chosen_pairs[i][2])
                                for i in range(min(batch, len(distinct)))])
@@ -117,7 +117,6 @@ def flow_kernel(args: argparse.Namespace, budget: Budget, lines: list[str]) -> N
                 lines.append(f"| {label} | {mode} | {batch} | **{batch / per_call:.0f}** | "
                              f"{1000 * per_call:.0f} | {epe:.3f} | {first:.1f} | {peak:.1f} |")
                 print(lines[-1], flush=True)
-    tvl1.use_compiled_step(False)
     lines.append("")
 
 

@@ -98,16 +98,12 @@ def test_cuda_matches_cpu(pairs):
 
 def test_compiled_iteration_matches_eager(pairs):
     """flow.compile fuses the iteration with torch.compile; the field must not change."""
-    from twostream.flow import tvl1
+    from twostream.flow.tvl1 import compiled_kernels
 
     a = torch.from_numpy(np.stack([p[0] for p in pairs[:2]]))
     b = torch.from_numpy(np.stack([p[1] for p in pairs[:2]]))
     eager = tvl1_flow(a, b)
-    tvl1.use_compiled_step(True)
-    try:
-        compiled = tvl1_flow(a, b)
-    finally:
-        tvl1.use_compiled_step(False)
+    compiled = tvl1_flow(a, b, kernels=compiled_kernels())
     assert (eager - compiled).norm(dim=1).mean() < 1e-3
 
 

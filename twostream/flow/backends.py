@@ -136,20 +136,19 @@ def _opencv_cuda_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
 def _torch_tvl1(compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
     import torch
 
-    from twostream.flow import tvl1
-    from twostream.flow.tvl1 import TVL1Settings, tvl1_flow
+    from twostream.flow.tvl1 import EAGER, TVL1Settings, compiled_kernels, tvl1_flow
 
     settings = TVL1Settings(epsilon=epsilon, scale_step=scale_step)
     # Under torchrun each local rank drives its own GPU.
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device(f"cuda:{local_rank % torch.cuda.device_count()}" if torch.cuda.is_available()
                           else "cpu")
-    tvl1.use_compiled_step(compile)
+    kernels = compiled_kernels() if compile else EAGER
 
     def compute_batch(prevs: list[np.ndarray], nexts: list[np.ndarray]) -> list[np.ndarray]:
         a = torch.from_numpy(np.stack(prevs)).to(device)
         b = torch.from_numpy(np.stack(nexts)).to(device)
-        flow = tvl1_flow(a, b, settings).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        flow = tvl1_flow(a, b, settings, kernels=kernels).permute(0, 2, 3, 1).contiguous().cpu().numpy()
         return list(flow)
 
     def compute(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:

@@ -17,7 +17,9 @@ reads of the test (one device sync per block): the same fields as one iteration 
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -114,7 +116,8 @@ def _median(flow: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack(_median_planes(list(flow.unbind(1)), size), dim=1)
 
 
-def _median_planes(planes: list[torch.Tensor], size: int) -> list[torch.Tensor]:
+def _median_planes(planes: list[torch.Tensor], size: int,
+                   fused: Callable[[torch.Tensor, int], torch.Tensor] | None = None) -> list[torch.Tensor]:
     """The median of each (B, H, W) plane over a size x size window (edges replicated), as
     contiguous planes.
 
@@ -133,7 +136,7 @@ def _median_planes(planes: list[torch.Tensor], size: int) -> list[torch.Tensor]:
             out.append(torch.from_numpy(target))
         return out
     stacked = torch.stack(planes, dim=1)
-    smoothed = _median_fused(stacked, size) if _median_fused is not None else _median_unfold(stacked, size)
+    smoothed = fused(stacked, size) if fused is not None else _median_unfold(stacked, size)
     return [plane.contiguous() for plane in smoothed.unbind(1)]
 
 
@@ -267,12 +270,6 @@ def _primal_dual_ten(*args: object) -> tuple[torch.Tensor, ...]:
     return _primal_dual_block(*args, BLOCK)  # type: ignore[arg-type]
 
 
-_step = _primal_dual_step
-_block = _primal_dual_ten
-_median_fused = None  # the compiled selection median (set by use_compiled_step)
-_linear = _linearise
-
-
 def _compiled(fn, what: str):  # noqa: ANN001, ANN202 - a torch.compile'd fn with an eager fallback
     compiled = torch.compile(fn, dynamic=True)
     failed = False
@@ -291,25 +288,34 @@ def _compiled(fn, what: str):  # noqa: ANN001, ANN202 - a torch.compile'd fn wit
     return guarded
 
 
-def use_compiled_step(enabled: bool) -> None:
-    """Fuse the iteration with torch.compile (a few kernels instead of ~30 per iteration, and
-    ten iterations per call; a one-off compile).
+@dataclass(frozen=True)
+class Kernels:
+    """The solver's hot pieces: the iteration (one, or a block of ten), the linearisation around
+    the flow, and the selection median (``None``: the unfolded sort, for eager use)."""
+
+    step: Callable[..., tuple[torch.Tensor, ...]]
+    block: Callable[..., tuple[torch.Tensor, ...]]
+    linear: Callable[..., tuple[torch.Tensor, ...]]
+    median: Callable[[torch.Tensor, int], torch.Tensor] | None
+
+
+EAGER = Kernels(_primal_dual_step, _primal_dual_ten, _linearise, None)
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_kernels() -> Kernels:
+    """The pieces fused by torch.compile (a few kernels instead of ~30 per iteration, and ten
+    iterations per call on a GPU; compiled once per process, on first use).
 
     If compiling fails (no C++ compiler, an unsupported platform) the solver says so once and
     runs eagerly: same results, slower.
     """
-    global _step, _block, _median_fused, _linear
-    if not enabled:
-        _step, _block, _median_fused, _linear = _primal_dual_step, _primal_dual_ten, None, _linearise
-        return
-    _linear = _compiled(_linearise, "linearisation")
-    _step = _compiled(_primal_dual_step, "iteration")
-    _block = _compiled(_primal_dual_ten, "iteration block")
-    _median_fused = _compiled(_median_select, "median")
+    return Kernels(_compiled(_primal_dual_step, "iteration"), _compiled(_primal_dual_ten, "iteration block"),
+                   _compiled(_linearise, "linearisation"), _compiled(_median_select, "median"))
 
 
 def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
-                 settings: TVL1Settings, blocks: bool) -> torch.Tensor:
+                 settings: TVL1Settings, blocks: bool, kernels: Kernels) -> torch.Tensor:
     """One pyramid level: ``settings.warps`` warps, each iterated until the pair converges.
 
     Each pair stops on its own stopping test at the iteration it passes it, as it would alone
@@ -339,7 +345,7 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
               *(torch.zeros(batch, height, width, device=i0.device, dtype=i0.dtype) for _ in range(4))]
     for _ in range(settings.warps):
         warped = _warp(images, solved[0], solved[1], xs, ys)
-        rho_c, gx, gy = _linear(warped, solved[0], solved[1], i0[:, 0])
+        rho_c, gx, gy = kernels.linear(warped, solved[0], solved[1], i0[:, 0])
         # The iterated rows (``active``: their pairs' indices in the batch) and which of them
         # still run (``running``). A pair that converges is frozen in the batch (its planes keep
         # the values they converged to) until a quarter of the rows are frozen: then those are
@@ -353,17 +359,18 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
         n = 0
         while n < max_iterations:
             if settings.median_filtering > 1 and n % settings.inner_iterations == 0:
-                smoothed = _median_planes(state[:2], settings.median_filtering)
+                smoothed = _median_planes(state[:2], settings.median_filtering, kernels.median)
                 if n:  # a frozen pair keeps its field
                     smoothed = [torch.where(running.view(-1, 1, 1), new, old) for new, old in zip(smoothed, state)]
                 state[:2] = smoothed
             if blocks and n + BLOCK <= max_iterations:
-                *state, running = _block(*state, *data, running, lt, settings.theta, taut, epsilon_sq)
+                *state, running = kernels.block(*state, *data, running, lt, settings.theta, taut, epsilon_sq)
                 n += BLOCK
             else:
                 if spare is None:
                     spare = [torch.empty_like(plane) for plane in state[2:]]
-                u1, u2, running = _step(*state, *data, running, lt, settings.theta, taut, epsilon_sq, *spare)
+                u1, u2, running = kernels.step(*state, *data, running, lt, settings.theta, taut, epsilon_sq,
+                                               *spare)
                 state, spare = [u1, u2, *spare], state[2:]
                 n += 1
             if n >= max_iterations:
@@ -389,14 +396,15 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
 
 
 @torch.no_grad()
-def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor,
-              settings: TVL1Settings = TVL1Settings(), blocks: bool | None = None) -> torch.Tensor:
+def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor, settings: TVL1Settings = TVL1Settings(),
+              blocks: bool | None = None, kernels: Kernels = EAGER) -> torch.Tensor:
     """Flow from ``prev`` to ``nxt``: (B, H, W) grey 0-255 -> (B, 2, H, W) (d_x, d_y) in pixels.
 
     ``blocks``: run the iterations ten per call, reading the stopping test once per block (the
     default on a GPU, where each read is a device sync), or one per call (the default on the
     CPU, where a read is free and a converged pair's remaining block iterations are not). Both
-    give the same fields.
+    give the same fields. ``kernels``: :data:`EAGER` or :func:`compiled_kernels` (the same
+    fields, faster after a one-off compile).
     """
     if blocks is None:
         blocks = prev.device.type != "cpu"
@@ -411,5 +419,5 @@ def tvl1_flow(prev: torch.Tensor, nxt: torch.Tensor,
             # the ratio of the rounded sizes).
             flow = F.interpolate(flow, size=a.shape[-2:], mode="bilinear", align_corners=False)
             flow = flow * (1.0 / settings.scale_step)
-        flow = _solve_level(a, b, flow, settings, blocks)
+        flow = _solve_level(a, b, flow, settings, blocks, kernels)
     return flow
