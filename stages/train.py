@@ -23,6 +23,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from twostream.cells import SPATIAL_SETTINGS, TABLE2_ROWS
 from twostream.config import ROLES, ParamsError, load_params
 from twostream.training.curves import TrainingCurves
 from twostream.training.distributed import join, leave
@@ -37,8 +38,9 @@ from twostream.streams import STREAMS, cell
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stream", choices=STREAMS)
-    parser.add_argument("cell", help="a Table 1a cell <setting>-<dropout>, a table1b name or a "
-                                     "Table 2 row (alone, finetuned, extra_classes, multitask)")
+    parser.add_argument("cell", help="a Table 1a cell <setting>-<dropout> (settings: "
+                                     f"{', '.join(SPATIAL_SETTINGS)}), a table1b name or a "
+                                     f"Table 2 row ({', '.join(TABLE2_ROWS)})")
     parser.add_argument("--data", nargs=3, action="append", required=True,
                         metavar=("PART", "DATA_DIR", "SPLITS_CSV"),
                         help="a dataset part, its frames (spatial) or flow (temporal), its split table")

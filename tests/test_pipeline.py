@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from builders import edit_source
 from conftest import REPO
 from twostream.flow.backends import resolve_auto
 from twostream.store.zipstore import archive_name
@@ -149,23 +150,16 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 
 
-def _edit(path: Path, old: str, new: str) -> str:
-    text = path.read_text()
-    assert old in text, f"{path}: the edit's anchor {old!r} is gone; pick another"
-    path.write_text(text.replace(old, new, 1))
-    return text
-
-
 def test_code_deps_rerun_what_an_edit_changes_and_nothing_for_a_comment(project: Path):
     """Through DVC itself: a docstring and a comment edit rerun only the fingerprints stage; a
     line of flow code changes the deps of the flow stages alone (no spatial stage)."""
     _run(["dvc", "repro"], project)
     config, tvl1 = project / "twostream/config.py", project / "twostream/flow/tvl1.py"
-    config_text = _edit(config, '"""', '"""A reworded docstring. ')
-    tvl1_text = _edit(tvl1, "\n#", "\n# an added comment line\n#")
+    config_text = edit_source(config, '"""', '"""A reworded docstring. ')
+    tvl1_text = edit_source(tvl1, "\n#", "\n# an added comment line\n#")
     try:
         assert _ran(_run(["dvc", "repro"], project)) == {"fingerprints"}
-        _edit(tvl1, "\ndef ", "\nUNUSED = 1\n\n\ndef ")
+        edit_source(tvl1, "\ndef ", "\nUNUSED = 1\n\n\ndef ")
         _run(["dvc", "repro", "fingerprints"], project)
         status = json.loads(_run(["dvc", "status", "--json"], project).strip().splitlines()[-1])
         assert set(status) == {"flow@ucf101", "flow@hmdb51"}

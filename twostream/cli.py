@@ -19,7 +19,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from twostream.config import ROLES, EvaluateParams, Params, load_params
+from twostream.config import FLOW_BACKENDS, ROLES, EvaluateParams, Params, load_params
 from twostream.errors import UserError
 
 # With both model files named and no params.yaml: the paper's 25 frames x 10 crops.
@@ -218,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--layout", choices=("denseflow", "zip"), default="denseflow",
                    help="denseflow: <video>/img_00001.jpg, flow_x_00001.jpg, flow_y_00001.jpg (mmaction2's "
                         "rawframes); zip: <video>.zip as the pipeline stores it")
-    f.add_argument("--backend", help="auto (default) | opencv-tvl1 | torch-tvl1 | opencv-dis | "
-                                     "opencv-farneback | opencv-cuda-tvl1 | opencv-cuda-brox")
+    f.add_argument("--backend", help=" | ".join(FLOW_BACKENDS) + " (default auto)")
     f.add_argument("--bound", type=float, help="clip at +-bound px and map to 8 bits (default 20)")
     f.add_argument("--backward", action=argparse.BooleanOptionalAction, default=None,
                    help="also write backward fields (bflow_x_/bflow_y_, or bx/ by/ in a zip)")

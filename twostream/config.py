@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from twostream.cells import MULTITASK, SPATIAL_SETTINGS, TABLE2_ROWS
 from twostream.errors import UserError
 
 T = TypeVar("T")
@@ -31,15 +32,10 @@ LAYOUTS = ("ucf101", "hmdb51")  # official file formats a generated dataset is w
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "opencv-dis", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
 BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0")  # twostream.models
-SPATIAL_SETTINGS = ("scratch", "finetune", "last_layer")  # Table 1a's rows
 TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.inputs.stacking
-# Table 2's temporal nets on hmdb51: alone, fine-tuned from the ucf101 net, plus the ucf101 classes
-# that do not overlap hmdb51's, multi-task (one trunk, a head per dataset).
-TABLE2_ROWS = ("alone", "finetuned", "extra_classes", "multitask")
-MULTITASK = "multitask"
 
 
 class ParamsError(UserError, ValueError):
@@ -235,7 +231,7 @@ class TemporalParams(StreamParams):
 @dataclasses.dataclass(frozen=True)
 class Table1aParams:
     """The Table 1a grid: one ``train_spatial_ucf101@<setting>-<dropout>`` stage per cell."""
-    settings: tuple[str, ...] = _spec(choices=SPATIAL_SETTINGS)
+    settings: tuple[str, ...] = _spec(choices=tuple(SPATIAL_SETTINGS))
     dropouts: tuple[float, ...] = _spec(lo=0.0, hi=1.0, hi_open=True)
 
 
@@ -300,10 +296,10 @@ class FusionParams:
                                      doc="one C, or candidates chosen by cross-validation")
     svm_folds: int = _spec(lo=2, doc="folds of that cross-validation (training videos only)")
     svm_workers: int = _spec(lo=0, doc="processes for that cross-validation's fits; 0 = one per core")
-    spatial: str = _spec(choices=SPATIAL_SETTINGS,
+    spatial: str = _spec(choices=tuple(SPATIAL_SETTINGS),
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
     temporal: str = _spec(doc="the fused ucf101 temporal net: multitask or a table1b cell")
-    hmdb_temporal: str = _spec(choices=TABLE2_ROWS,
+    hmdb_temporal: str = _spec(choices=tuple(TABLE2_ROWS),
                                doc="the fused hmdb51 temporal net: a Table 2 row")
 
 
@@ -359,8 +355,8 @@ class Params:
         if self.fusion.temporal != MULTITASK and self.fusion.temporal not in self.table1b:
             raise ParamsError(f"fusion.temporal={self.fusion.temporal!r}: not a table1b cell; "
                               f"choose {MULTITASK} or one of {sorted(self.table1b)}")
-        if MULTITASK in self.table1b:
-            raise ParamsError(f"table1b.{MULTITASK}: the name is taken by the multi-task net")
+        for name in set(self.table1b) & set(TABLE2_ROWS):
+            raise ParamsError(f"table1b.{name}: the name is taken by a Table 2 net; rename the input")
         if self.table2.input not in self.table1b:
             raise ParamsError(f"table2.input={self.table2.input!r}: not a table1b cell; "
                               f"choose one of {sorted(self.table1b)}")

@@ -1,9 +1,6 @@
-"""What distinguishes the two streams and the cells of Table 1, in records that travel inside
-each model file.
-
-A *cell* is one trained network: a Table 1a spatial setting at one dropout
-(``last_layer-0.5``), a Table 1b temporal input (``flow10_sub``), or a Table 2 temporal net
-(``alone``, ``finetuned``, ``extra_classes``, ``multitask``). The evaluate stage rebuilds
+"""What distinguishes the two streams, and a cell of :mod:`twostream.cells` made concrete from
+the params: its network spec (a record that travels inside each model file), schedule and
+training samples. The evaluate stage rebuilds
 inputs and network from the saved :class:`StreamSpec` alone, so it depends on the model file and
 the test protocol, never on the training params (nor on a weights file).
 """
@@ -19,12 +16,13 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from twostream.config import (MULTITASK, ROLES, TABLE2_ROWS, EvaluateParams, Params, ParamsError,
-                              Schedule, SpatialParams, StreamParams, TemporalParams, scaled_schedule)
-from twostream.cells import spatial_cells, temporal_cells
+from twostream.cells import (SPATIAL_SETTINGS, TABLE2_ROWS, Table2Row, spatial_cells, spatial_setting,
+                             temporal_cells)
+from twostream.config import (ROLES, EvaluateParams, Params, ParamsError, Schedule, SpatialParams,
+                              StreamParams, TemporalParams, scaled_schedule)
 from twostream.models import Pretrained, build_model
-from twostream.inputs.samples import (SpatialTrainSet, TemporalTrainSet, spatial_test_inputs,
-                                      temporal_test_inputs)
+from twostream.inputs.protocol import spatial_test_inputs, temporal_test_inputs
+from twostream.inputs.train_sets import SpatialTrainSet, TemporalTrainSet
 from twostream.store.zipstore import ArchiveReader, read_meta
 
 Stream = Literal["spatial", "temporal"]
@@ -67,18 +65,27 @@ class StreamSpec:
 @dataclass(frozen=True)
 class Cell:
     """One network to train: its spec, its schedule, where its ImageNet weights come from, and
-    which dataset parts it learns from (``parts[0]`` is the one it is tested on; Table 2's
-    ``extra_classes`` adds classes of ``parts[1]``, ``multitask`` gives each part a head, and
-    ``finetuned`` starts from a ucf101 net)."""
+    which dataset parts it learns from (``parts[0]`` is the one it is tested on). ``row`` is its
+    Table 2 record (:data:`twostream.cells.TABLE2_ROWS`), None for a Table 1 cell."""
     name: str
     spec: StreamSpec
     block: StreamParams
     schedule: Schedule
     weights_key: str
     parts: tuple[str, ...] = ("ucf101",)
-    kind: str = "single"  # single | extra_classes | multitask | finetuned
-    extra_classes: tuple[str, ...] = ()  # extra_classes: table2.extra_classes
-    multitask_ratio: float | None = None  # multitask: table2.multitask_ratio (hmdb51's batch share)
+    row: Table2Row | None = None
+    extra_classes: tuple[str, ...] = ()  # an extra-classes row: table2.extra_classes
+    multitask_ratio: float | None = None  # a multi-task row: table2.multitask_ratio (parts[1]'s batch share)
+
+    @property
+    def kind(self) -> str:
+        """``single`` for a Table 1 cell, else the Table 2 row's name (recorded in model files)."""
+        return "single" if self.row is None else self.name
+
+    @property
+    def init_from(self) -> str | None:
+        """The part whose trained net this one must start from (``--init``), if any."""
+        return None if self.row is None else self.row.init_from
 
     @property
     def weights(self) -> tuple[str, str] | None:
@@ -89,38 +96,35 @@ class Cell:
 
 def cell(params: Params, stream: Stream, name: str, part: str = "ucf101") -> Cell:
     """The cell ``name`` of ``stream`` trained on dataset part ``part``; unknown names fail
-    naming the choices. Table 2's nets belong to the hmdb51 part (multi-task to both)."""
+    naming the choices. Table 2's nets belong to the parts their row names."""
     if part not in ROLES:
         raise ParamsError(f"dataset part {part!r}: must be one of {list(ROLES)}")
     if stream == "spatial":
         if name not in spatial_cells(params):
             raise ParamsError(f"spatial cell {name!r}: not in table1a (cells: {spatial_cells(params)})")
-        setting, dropout = name.rsplit("-", 1)
-        s = params.spatial
-        scratch = setting == "scratch"
-        spec = StreamSpec("spatial", s.backbone if scratch else s.pretrained_backbone, s.width,
-                          s.input_size, float(dropout), "scratch" if scratch else "imagenet",
-                          "last" if setting == "last_layer" else "all")
-        return Cell(name, spec, s, s.schedule("scratch" if scratch else "finetune"), "spatial.weights",
-                    (part,))
-    if name in TABLE2_ROWS:
-        inputs, kind = params.table2.input, name
-        parts = {"alone": ("hmdb51",), "finetuned": ("hmdb51",),
-                 "extra_classes": ("hmdb51", "ucf101"), MULTITASK: ("ucf101", "hmdb51")}[name]
+        setting_name, dropout = spatial_setting(name)
+        setting, s = SPATIAL_SETTINGS[setting_name], params.spatial
+        spec = StreamSpec("spatial", s.backbone if setting.init == "scratch" else s.pretrained_backbone,
+                          s.width, s.input_size, dropout, setting.init, setting.trainable)
+        return Cell(name, spec, s, s.schedule(setting.schedule), "spatial.weights", (part,))
+    row = TABLE2_ROWS.get(name)
+    if row is not None:
+        inputs, parts = params.table2.input, row.parts
     elif name in params.table1b:
-        inputs, kind, parts = name, "single", (part,)
+        inputs, parts = name, (part,)
     else:
         raise ParamsError(f"temporal cell {name!r}: not in table1b (cells: {temporal_cells(params)}) "
                           f"nor a Table 2 row {list(TABLE2_ROWS)}")
     t, stack = params.temporal, params.table1b[inputs]
     spec = StreamSpec("temporal", t.backbone, t.width, t.input_size, t.dropout, t.init, "all",
                       stack.stack_length, stack.mean_subtraction, stack.stacking)
-    fine_tune = t.init != "scratch" or kind == "finetuned"
-    scale = t.schedule_scale * (params.table2.multitask_iterations if kind == MULTITASK else 1.0)
+    fine_tune = t.init != "scratch" or (row is not None and row.init_from is not None)
+    multitask = row is not None and row.multitask
+    scale = t.schedule_scale * (params.table2.multitask_iterations if multitask else 1.0)
     return Cell(name, spec, t, scaled_schedule("finetune" if fine_tune else "scratch", scale),
-                "temporal.weights", parts, kind,
-                params.table2.extra_classes if kind == "extra_classes" else (),
-                params.table2.multitask_ratio if kind == MULTITASK else None)
+                "temporal.weights", parts, row,
+                params.table2.extra_classes if row is not None and row.extra_classes else (),
+                params.table2.multitask_ratio if multitask else None)
 
 
 def train_set(spec: StreamSpec, block: StreamParams, archives: list[Path], labels: list[int],

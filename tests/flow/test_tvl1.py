@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from twostream.flow.backends import TVL1_DEFAULTS, make_backend
+from twostream.flow.backends import make_backend
+from twostream.flow.tvl1_settings import TVL1Settings
 from twostream.flow.groundtruth import MOTIONS, endpoint_error, known_flow_pair
 from twostream.flow.tvl1 import (
     _divergence,
@@ -62,10 +63,10 @@ def test_known_flow_pair_is_consistent():
 
 def test_torch_tvl1_matches_opencv_tvl1(pairs):
     """Mean endpoint error against the truth within 10% of OpenCV's; the two fields agree."""
-    opencv = make_backend("opencv-tvl1", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
-                           scale_step=TVL1_DEFAULTS["scale_step"])
-    ours = make_backend("torch-tvl1", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
-                           scale_step=TVL1_DEFAULTS["scale_step"])
+    opencv = make_backend("opencv-tvl1", compile=False, epsilon=TVL1Settings.epsilon,
+                           scale_step=TVL1Settings.scale_step)
+    ours = make_backend("torch-tvl1", compile=False, epsilon=TVL1Settings.epsilon,
+                           scale_step=TVL1Settings.scale_step)
     fields = ours.many([p[0] for p in pairs], [p[1] for p in pairs])
     ocv = [opencv.compute(p[0], p[1]) for p in pairs]
     epe_ours = np.mean([endpoint_error(f, p[2]) for f, p in zip(fields, pairs)])
@@ -111,7 +112,6 @@ def test_blocks_of_iterations_give_the_per_iteration_loops_field(pairs):
     """Ten iterations per call (the GPU's one compiled graph, one sync per block) must stop each
     pair at the very iteration the one-iteration loop (the CPU's, OpenCV's) stops it, and
     median-filter where it does: the fields are identical, not merely close."""
-    from twostream.flow.tvl1 import TVL1Settings
 
     a = torch.from_numpy(np.stack([p[0] for p in pairs[:3]]))
     b = torch.from_numpy(np.stack([p[1] for p in pairs[:3]]))
@@ -131,8 +131,8 @@ def test_auto_backend_is_torch_on_cuda_or_where_it_compiles_else_opencv(monkeypa
     assert backends.resolve_auto(compile=False) == ("torch-tvl1" if cuda else "opencv-tvl1")
     monkeypatch.setattr(backends, "can_compile_for_cpu", lambda: False)
     assert backends.resolve_auto(compile=True) == ("torch-tvl1" if cuda else "opencv-tvl1")
-    assert make_backend("auto", compile=False, epsilon=TVL1_DEFAULTS["epsilon"],
-                        scale_step=TVL1_DEFAULTS["scale_step"]).name == backends.resolve_auto(compile=False)
+    assert make_backend("auto", compile=False, epsilon=TVL1Settings.epsilon,
+                        scale_step=TVL1Settings.scale_step).name == backends.resolve_auto(compile=False)
 
 
 def test_no_compiling_without_a_compiler_or_pythons_headers(monkeypatch, tmp_path):
@@ -164,7 +164,7 @@ def test_the_pyramid_is_opencvs(step):
     error at step 0.8 on the vendored real pairs (1.0096x OpenCV's; 0.9999x now)."""
     import cv2
 
-    from twostream.flow.tvl1 import TVL1Settings, _pyramid
+    from twostream.flow.tvl1 import _pyramid
 
     image = np.random.default_rng(0).uniform(0, 255, (240, 320)).astype(np.float32)
     ours = _pyramid(torch.from_numpy(image)[None, None], TVL1Settings(scale_step=step))
@@ -185,16 +185,23 @@ def test_at_opencvs_defaults_the_field_is_opencvs(photo_pairs):
     0.024 when the pyramid was sampled at the rounded sizes' ratio and the flow scaled by it
     between levels, where OpenCV uses the step)."""
     prev, nxt, _ = photo_pairs[MOTIONS.index("translation")]
-    kwargs = {"compile": False, "epsilon": TVL1_DEFAULTS["epsilon"], "scale_step": TVL1_DEFAULTS["scale_step"]}
+    kwargs = {"compile": False, "epsilon": TVL1Settings.epsilon, "scale_step": TVL1Settings.scale_step}
     theirs = make_backend("opencv-tvl1", **kwargs).compute(prev, nxt)
     mine = make_backend("torch-tvl1", **kwargs).compute(prev, nxt)
     assert np.abs(mine - theirs)[8:-8, 8:-8].mean() < 0.01
 
 
+def _median(flow: torch.Tensor, size: int) -> torch.Tensor:
+    """OpenCV's medianBlur of each channel of (B, C, H, W): the CPU path of the solver."""
+    from twostream.flow.tvl1 import _median_planes
+
+    return torch.stack(_median_planes(list(flow.unbind(1)), size), dim=1)
+
+
 @pytest.mark.parametrize("size", [3, 5])
 def test_gpu_median_path_equals_opencv_median(size):
     """The unfold-and-sort median the GPU uses gives OpenCV's medianBlur result."""
-    from twostream.flow.tvl1 import _median, _median_unfold
+    from twostream.flow.tvl1 import _median_unfold
 
     flow = torch.randn(2, 2, 11, 13, generator=torch.Generator().manual_seed(1))
     assert torch.equal(_median(flow, size), _median_unfold(flow, size))
@@ -204,7 +211,7 @@ def test_gpu_median_path_equals_opencv_median(size):
 def test_selection_median_equals_opencv_median(size):
     """The compiled GPU median (forgetful selection over shifted views) is the exact median,
     ties and edges included."""
-    from twostream.flow.tvl1 import _median, _median_select
+    from twostream.flow.tvl1 import _median_select
 
     generator = torch.Generator().manual_seed(2)
     flow = torch.randn(2, 2, 11, 13, generator=generator)
@@ -213,12 +220,10 @@ def test_selection_median_equals_opencv_median(size):
 
 
 def test_the_defaults_are_opencvs_own():
-    """TVL1_DEFAULTS and TVL1Settings() say they are OpenCV's DualTVL1 defaults: read them back
+    """TVL1Settings() says it holds OpenCV's DualTVL1 defaults: read them back
     from OpenCV (its pyramid step is 0.8; a 0.5 here made torch-tvl1 look 10% less accurate
     than OpenCV on real photographs, when at equal settings it was not)."""
     import cv2
-
-    from twostream.flow.tvl1 import TVL1Settings
 
     solver = cv2.optflow.DualTVL1OpticalFlow_create()
     theirs = {"tau": solver.getTau(), "lambda": solver.getLambda(), "theta": solver.getTheta(),
@@ -226,11 +231,7 @@ def test_the_defaults_are_opencvs_own():
               "epsilon": solver.getEpsilon(), "inner_iterations": solver.getInnerIterations(),
               "outer_iterations": solver.getOuterIterations(), "scale_step": solver.getScaleStep(),
               "gamma": solver.getGamma(), "median_filtering": solver.getMedianFiltering()}
-    assert theirs == pytest.approx(TVL1_DEFAULTS)
-    ours = TVL1Settings()
-    for key, value in theirs.items():
-        if key != "gamma":  # torch-tvl1 has no gamma term (OpenCV's default 0 switches it off)
-            assert getattr(ours, "lambda_" if key == "lambda" else key) == pytest.approx(value), key
+    assert theirs == pytest.approx(TVL1Settings().opencv())
 
 
 @pytest.fixture(scope="module")

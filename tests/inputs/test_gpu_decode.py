@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from twostream.inputs.gpu_decode import assembler, collate_raw, raw_dataset
-from twostream.inputs.samples import BalancedBatches, SpatialTrainSet, TemporalTrainSet
+from twostream.inputs.sampler import BalancedBatches
+from twostream.inputs.train_sets import SpatialTrainSet, TemporalTrainSet
 from twostream.store.zipstore import archive_name
 
 from conftest import repo_block

@@ -75,7 +75,8 @@ def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archiv
     from torch.utils.data import DataLoader
 
     from twostream.config import Schedule
-    from twostream.inputs.samples import BalancedBatches, SpatialTrainSet
+    from twostream.inputs.sampler import BalancedBatches
+    from twostream.inputs.train_sets import SpatialTrainSet
     from twostream.store.zipstore import archive_name
     from twostream.training.train import Checkpoint, Recipe, train_stream
 

@@ -88,6 +88,6 @@ def test_the_finetuned_row_needs_init_and_no_other_cell_takes_one(tmp_path):
     with pytest.raises(UserError, match="--init models/ucf101/temporal"):
         fit_split(cell(params, "temporal", "finetuned"), params.run.seed, {}, 1, tmp_path,
                   torch.device("cpu"), None)
-    with pytest.raises(UserError, match="only for the finetuned row"):
+    with pytest.raises(UserError, match="only for a row that fine-tunes"):
         fit_split(cell(params, "temporal", "alone"), params.run.seed, {}, 1, tmp_path,
                   torch.device("cpu"), None, init=tmp_path / "ucf.pt")

@@ -46,3 +46,11 @@ def test_batches_mix_the_datasets_by_the_ratio():
     assert [(list(classes), n) for classes, n in pools] == [([0, 1, 2], 24), ([3, 4], 8)]
     with pytest.raises(ValueError, match="too small"):
         batch_pools(HEADS, {"ucf101": 0.5, "hmdb51": 0.99}, 1)
+
+
+def test_one_head_is_plain_cross_entropy_and_argmax():
+    one = Heads((Head("ucf101", ("a", "b", "c", "d"), 0),))
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 3, 1, 2, 2, 0])
+    assert torch.allclose(one.loss(logits, labels), torch.nn.functional.cross_entropy(logits, labels))
+    assert torch.equal(one.predict(logits, labels), logits.argmax(1))

@@ -4,7 +4,8 @@ from torch.utils.data import DataLoader
 
 from twostream.config import Schedule
 from twostream.models import build_model
-from twostream.inputs.samples import BalancedBatches, SpatialTrainSet
+from twostream.inputs.sampler import BalancedBatches
+from twostream.inputs.train_sets import SpatialTrainSet
 from twostream.store.zipstore import archive_name
 from twostream.training.train import Checkpoint, Recipe, lr_at, train_stream
 

@@ -16,14 +16,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from twostream.config import FLOW_BACKENDS
+from twostream.flow.tvl1_settings import TVL1Settings
+
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 BatchFlowFn = Callable[[list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
 
-# OpenCV's DualTVL1 defaults are the standard Zach-Pock-Bischof settings used by two-stream tools.
-# The pipeline sets epsilon and scale_step from params.yaml (flow.tvl1_epsilon, tvl1_scale_step).
-TVL1_DEFAULTS = {"tau": 0.25, "lambda": 0.15, "theta": 0.3, "scales": 5, "warps": 5,
-                 "epsilon": 0.01, "inner_iterations": 30, "outer_iterations": 10,
-                 "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5}
 FARNEBACK_DEFAULTS = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3,
                       "poly_n": 5, "poly_sigma": 1.2}
 
@@ -46,7 +44,7 @@ def _opencv_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
     if not hasattr(cv2, "optflow"):
         raise RuntimeError("flow.backend=opencv-tvl1 needs cv2.optflow: "
                            "pip install opencv-contrib-python-headless")
-    s = {**TVL1_DEFAULTS, "epsilon": epsilon, "scale_step": scale_step}
+    s = TVL1Settings(epsilon=epsilon, scale_step=scale_step).opencv()
     solver = cv2.optflow.DualTVL1OpticalFlow_create(
         tau=s["tau"], lambda_=s["lambda"], theta=s["theta"], nscales=s["scales"],
         warps=s["warps"], epsilon=s["epsilon"], innnerIterations=s["inner_iterations"],
@@ -126,7 +124,7 @@ def _opencv_cuda_brox() -> FlowBackend:
 
 def _opencv_cuda_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
     _require_opencv_cuda("opencv-cuda-tvl1")
-    s = {**TVL1_DEFAULTS, "epsilon": epsilon, "scale_step": scale_step}
+    s = TVL1Settings(epsilon=epsilon, scale_step=scale_step).opencv()
     return _opencv_cuda("opencv-cuda-tvl1", lambda: cv2.cuda_OpticalFlowDual_TVL1.create(
         s["tau"], s["lambda"], s["theta"], s["scales"], s["warps"], s["epsilon"],
         s["inner_iterations"] * s["outer_iterations"], s["scale_step"], s["gamma"]), s,
@@ -136,7 +134,7 @@ def _opencv_cuda_tvl1(epsilon: float, scale_step: float) -> FlowBackend:
 def _torch_tvl1(compile: bool, epsilon: float, scale_step: float) -> FlowBackend:
     import torch
 
-    from twostream.flow.tvl1 import EAGER, TVL1Settings, compiled_kernels, tvl1_flow
+    from twostream.flow.tvl1 import EAGER, compiled_kernels, tvl1_flow
 
     settings = TVL1Settings(epsilon=epsilon, scale_step=scale_step)
     # Under torchrun each local rank drives its own GPU.
@@ -158,14 +156,10 @@ def _torch_tvl1(compile: bool, epsilon: float, scale_step: float) -> FlowBackend
                        {**settings.as_dict(), "device": device.type, "compiled": compile}, compute_batch)
 
 
+# Each flow.backend name of params.yaml (twostream.config.FLOW_BACKENDS) but ``auto`` is built by
+# the function of the same name above: opencv-dis -> _opencv_dis.
 BACKENDS: dict[str, Callable[..., FlowBackend]] = {
-    "opencv-tvl1": _opencv_tvl1,
-    "opencv-farneback": _opencv_farneback,
-    "opencv-dis": _opencv_dis,
-    "torch-tvl1": _torch_tvl1,
-    "opencv-cuda-brox": _opencv_cuda_brox,
-    "opencv-cuda-tvl1": _opencv_cuda_tvl1,
-}
+    name: globals()["_" + name.replace("-", "_")] for name in FLOW_BACKENDS if name != "auto"}
 
 
 def can_compile_for_cpu() -> bool:

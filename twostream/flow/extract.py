@@ -14,7 +14,8 @@ import pandas as pd
 
 from twostream.config import FlowParams
 from twostream.store.fingerprint import code_fingerprint
-from twostream.flow.backends import TVL1_DEFAULTS, make_backend, to_gray
+from twostream.flow.backends import make_backend, to_gray
+from twostream.flow.tvl1_settings import TVL1Settings
 from twostream.store.flow_jpeg import encode_field
 from twostream.store.pervideo import FAILURES, Job, RunSummary, read_failures, run_jobs
 from twostream.store.zipstore import ArchiveReader, archive_name, flow_members, frame_member, read_meta, write_archive
@@ -32,8 +33,8 @@ def flow_to_archive(job: Job) -> None:
     # TV-L1 one; the other backends ignore the values passed for those they lack.
     settings = recipe["settings"]
     backend = _backend(recipe["backend"], compile=recipe.get("compile", False),
-                       epsilon=settings.get("epsilon", TVL1_DEFAULTS["epsilon"]),
-                       scale_step=settings.get("scale_step", TVL1_DEFAULTS["scale_step"]))
+                       epsilon=settings.get("epsilon", TVL1Settings.epsilon),
+                       scale_step=settings.get("scale_step", TVL1Settings.scale_step))
     with ArchiveReader(job.source) as frames_archive:
         n_frames = frames_archive.meta["n_frames"]
         gray = [to_gray(frames_archive.image(frame_member(i))) for i in range(n_frames)]

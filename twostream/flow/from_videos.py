@@ -31,7 +31,8 @@ import numpy as np
 from twostream.config import FlowParams, parse_block
 from twostream.datasets.official import VIDEO_SUFFIXES
 from twostream.errors import UserError
-from twostream.flow.backends import TVL1_DEFAULTS, FlowBackend, make_backend, to_gray
+from twostream.flow.backends import FlowBackend, make_backend, to_gray
+from twostream.flow.tvl1_settings import TVL1Settings
 from twostream.store.flow_jpeg import HALF_RANGE, ZERO_CODE, encode_field
 from twostream.frames.extract import file_digest
 from twostream.frames.video import VideoError, VideoReader
@@ -70,7 +71,7 @@ class ToolSettings:
 # publishes and consumes (denseflow, mmaction2): OpenCV's TV-L1 at its own defaults, fields
 # clipped at +-20 px (denseflow's bound), JPEG quality 95 (OpenCV's imwrite default).
 TOOL_FLOW = {"backend": "auto", "bound": 20.0, "backward": False, "batch_pairs": 16, "compile": True,
-             "tvl1_epsilon": TVL1_DEFAULTS["epsilon"], "tvl1_scale_step": TVL1_DEFAULTS["scale_step"],
+             "tvl1_epsilon": TVL1Settings.epsilon, "tvl1_scale_step": TVL1Settings.scale_step,
              "jpeg_quality": 95, "workers": 0}
 
 

@@ -20,33 +20,16 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from twostream.flow.tvl1_settings import TVL1Settings
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TVL1Settings:
-    """Defaults are OpenCV's DualTVL1 defaults, the standard settings of two-stream tools."""
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    scales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8     # OpenCV's default since 3.0 (flow.tvl1_scale_step sets it)
-    median_filtering: int = 5
-    min_size: int = 16          # coarsest level's shorter side (fewer scales on small frames)
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def _centered_gradient(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,11 +92,6 @@ def _linearise(warped: torch.Tensor, u1: torch.Tensor, u2: torch.Tensor, i0: tor
     layout: no recompiles). Compiled, one pass over the warped images instead of seven."""
     i1w, gx, gy = warped.unbind(1)
     return i1w - gx * u1 - gy * u2 - i0, gx.contiguous(), gy.contiguous()
-
-
-def _median(flow: torch.Tensor, size: int) -> torch.Tensor:
-    """Per-channel median of (B, C, H, W) over a size x size window (edges replicated)."""
-    return torch.stack(_median_planes(list(flow.unbind(1)), size), dim=1)
 
 
 def _median_planes(planes: list[torch.Tensor], size: int,

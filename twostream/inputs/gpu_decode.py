@@ -20,7 +20,9 @@ import torch
 from torch.utils.data import Dataset
 
 from twostream.store.flow_jpeg import ZERO_CODE, code_step
-from twostream.inputs.samples import (RGB_MEAN, RGB_STD, Key, SpatialTrainSet, TemporalTrainSet)
+from twostream.inputs.rgb import RGB_MEAN, RGB_STD
+from twostream.inputs.sampler import Key
+from twostream.inputs.train_sets import SpatialTrainSet, TemporalTrainSet
 from twostream.store.zipstore import ArchiveReader, flow_members, frame_member
 
 log = logging.getLogger(__name__)
@@ -40,10 +42,13 @@ class RawBatch(NamedTuple):
     numbers: torch.Tensor   # float64 (B, k): each sample's plan
     labels: torch.Tensor    # int64 (B,)
 
+    def flat_jpegs(self) -> list[torch.Tensor]:
+        """Every JPEG of the batch in sample order, as views into ``data``."""
+        return list(torch.split(self.data, self.sizes.tolist())) if len(self.sizes) else []
+
     def jpegs(self) -> list[list[torch.Tensor]]:
         """Each sample's JPEGs, as views into ``data``."""
-        flat = list(torch.split(self.data, self.sizes.tolist())) if len(self.sizes) else []
-        out, at = [], 0
+        flat, out, at = self.flat_jpegs(), [], 0
         for count in self.counts.tolist():
             out.append(flat[at:at + count])
             at += count
@@ -142,15 +147,14 @@ def spatial_batch(raw: RawBatch, size: int, device: torch.device) -> torch.Tenso
 def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction: bool,
                    device: torch.device) -> torch.Tensor:
     """(B, 2L, size, size) flow stacks, as :meth:`TemporalTrainSet.sample` makes them."""
-    jpegs, numbers = raw.jpegs(), raw.numbers
-    flat = _decode([j for sample in jpegs for j in sample], device, "GRAY")
+    flat = _decode(raw.flat_jpegs(), device, "GRAY")
     out, at = [], 0
-    for sample, n in zip(jpegs, numbers.tolist()):
-        if not sample:
+    for count, n in zip(raw.counts.tolist(), raw.numbers.tolist()):
+        if not count:
             out.append(torch.zeros(2 * stack_length, size, size, device=device))
             continue
-        codes = torch.cat(flat[at:at + len(sample)])  # (2L, H, W): dx0, dy0, dx1, ...
-        at += len(sample)
+        codes = torch.cat(flat[at:at + count])  # (2L, H, W): dx0, dy0, dx1, ...
+        at += count
         bound = n[3]
         stack = (codes.float() - ZERO_CODE) * code_step(bound)
         if mean_subtraction:

@@ -87,3 +87,8 @@ def build_stack(read: FieldReader, start: int, length: int, n_fields: int, kind:
         forward, backward = bidirectional_indices(start, length, n_fields)
         return stack_fields(np.concatenate([read(forward, False), read(backward, True)]))
     raise ValueError(f"stacking {kind!r}: must be one of {STACKINGS}")
+
+
+def first_start(stacking: str, length: int) -> int:
+    """The first valid stack start tau: a bi-directional stack looks L/2 fields back from tau."""
+    return length // 2 if stacking == "bidirectional" else 0

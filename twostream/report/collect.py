@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twostream.config import MULTITASK, ROLES, TABLE2_ROWS, Params, TemporalInput
+from twostream.cells import (MULTITASK, TABLE2_ROWS, fused_spatial_cell, spatial_cells,
+                             temporal_cells)
+from twostream.config import ROLES, Params, TemporalInput
 from twostream.errors import UserError
 from twostream.evaluation.fusion import average_fusion
 from twostream.evaluation.scores import ScoreFile, load_scores, split_files
@@ -21,7 +23,6 @@ from twostream.evaluation.scoring import accuracy
 from twostream.report.tables import (CellResult, FusionResult, RunResults, confusion_rows,
                                      per_class_accuracy)
 from twostream.runtime import package_versions
-from twostream.cells import fused_spatial_cell, spatial_cells, temporal_cells
 
 FUSIONS = ("average", "svm")
 
@@ -102,8 +103,8 @@ class _Found:
 def _read_cells(scores_dir: Path, params: Params, log: logging.Logger) -> _Found:
     fused_spatial = fused_spatial_cell(params)
     wanted = [("ucf101", "spatial", n) for n in spatial_cells(params)]
-    wanted += [("ucf101", "temporal", n) for n in [*temporal_cells(params), MULTITASK]]
-    wanted += [("hmdb51", "temporal", n) for n in TABLE2_ROWS]
+    wanted += [("ucf101", "temporal", n) for n in temporal_cells(params)]
+    wanted += [(part, "temporal", n) for n, row in TABLE2_ROWS.items() for part in row.outputs]
     wanted += [("hmdb51", "spatial", fused_spatial)]
     found = _Found({}, [])
     for part, stream, name in wanted:

@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from twostream.cells import MULTITASK, SPATIAL_SETTINGS, TABLE2_ROWS, spatial_setting
+
 PARTS = ("ucf101", "hmdb51")
 PART_TITLES = {"ucf101": "UCF-101", "hmdb51": "HMDB-51"}
-# Table 1a: spatial ConvNet, UCF-101 split 1, by training setting and dropout ratio.
+# Table 1a: spatial ConvNet, UCF-101 split 1, by training setting (twostream.cells) and dropout.
 PAPER_1A = {
-    "From scratch": {0.5: 42.5, 0.9: 52.3},
-    "Pre-trained + fine-tuning": {0.5: 70.8, 0.9: 72.8},
-    "Pre-trained + last layer": {0.5: 72.7, 0.9: 59.9},
+    "scratch": {0.5: 42.5, 0.9: 52.3},
+    "finetune": {0.5: 70.8, 0.9: 72.8},
+    "last_layer": {0.5: 72.7, 0.9: 59.9},
 }
 # Table 1b: temporal ConvNet, UCF-101 split 1, by input and mean subtraction (off, on).
 PAPER_1B = {
@@ -29,13 +31,8 @@ PAPER_1B = {
     "Trajectory stacking (L=10)": {False: 79.6, True: 80.2},
     "Optical flow stacking, bi-directional (L=10)": {False: None, True: 81.2},
 }
-# Table 2: temporal ConvNet, HMDB-51 split 1, by training setting (row -> label, paper).
-PAPER_2 = {
-    "alone": ("Training on HMDB-51 without additional data", 46.6),
-    "finetuned": ("Fine-tuning a ConvNet, pre-trained on UCF-101", 49.0),
-    "extra_classes": ("Training on HMDB-51 with the non-overlapping UCF-101 classes added", 52.8),
-    "multitask": ("Multi-task learning on UCF-101 and HMDB-51", 55.4),
-}
+# Table 2: temporal ConvNet, HMDB-51 split 1, by row (twostream.cells.TABLE2_ROWS).
+PAPER_2 = {"alone": 46.6, "finetuned": 49.0, "extra_classes": 52.8, "multitask": 55.4}
 PAPER_2_MULTITASK_UCF = 81.5  # the multi-task net on UCF-101 split 1
 # Table 3: two-stream fusion, UCF-101 split 1 (spatial: pre-trained + last layer).
 PAPER_3 = {
@@ -54,9 +51,6 @@ PAPER_4 = {
 TABLE4_KEYS = {"spatial": "Spatial stream ConvNet", "temporal": "Temporal stream ConvNet",
                "fusion_average": "Two-stream model (fusion by averaging)",
                "fusion_svm": "Two-stream model (fusion by SVM)"}
-SETTING_ROWS = {"scratch": "From scratch", "finetune": "Pre-trained + fine-tuning",
-                "last_layer": "Pre-trained + last layer"}
-TABLE2_ROWS = tuple(PAPER_2)
 
 
 @dataclass
@@ -133,18 +127,17 @@ def _paper(results: RunResults, part: str, figure: float | None) -> float | None
 
 def table_1a(results: RunResults) -> dict[str, Any]:
     split = _first_split(results)
-    cells = {(c.spec.get("init"), c.spec.get("trainable"), float(c.spec["dropout"])): c
-             for c in results.cells if c.stream == "spatial" and c.part == "ucf101"}
-    columns = sorted({0.5, 0.9} | {d for _, _, d in cells})
+    cells = {spatial_setting(c.name): c for c in results.cells
+             if c.stream == "spatial" and c.part == "ucf101"}
+    columns = sorted({0.5, 0.9} | {d for _, d in cells})
     rows = []
-    for setting, name in SETTING_ROWS.items():
-        key = ("scratch", "all") if setting == "scratch" else (
-            "imagenet", "last" if setting == "last_layer" else "all")
+    for setting, row_spec in SPATIAL_SETTINGS.items():
+        name = row_spec.label
         row = {}
         for d in columns:
-            found = _ours(cells.get((*key, d)), split)
+            found = _ours(cells.get((setting, d)), split)
             row[f"dropout {d:g}"] = _cell(found.pop("ours", None),
-                                          _paper(results, "ucf101", PAPER_1A[name].get(d)), **found)
+                                          _paper(results, "ucf101", PAPER_1A[setting].get(d)), **found)
         rows.append({"setting": name, "cells": row})
     return {"caption": f"Table 1a: spatial ConvNet, {_part_name(results, 'ucf101')}, split {split}, "
                        f"accuracy (%)",
@@ -188,16 +181,17 @@ def table_2(results: RunResults) -> dict[str, Any]:
     split = _first_split(results)
     cells = {(c.part, c.name): c for c in results.cells if c.stream == "temporal"}
     rows = []
-    for key, (label, paper) in PAPER_2.items():
+    for key, table2_row in TABLE2_ROWS.items():
+        label, paper = table2_row.label, PAPER_2.get(key)
         result = cells.get(("hmdb51", key))
         found = _ours(result, split)
-        if key == "extra_classes" and result is not None:
+        if table2_row.extra_classes and result is not None:
             added = result.trained_with.get("added_classes", [])
             label = f"{label} ({len(added)}; paper: 78)"
             found["added_classes"] = added
         rows.append({"setting": label, "row": key,
                      **_cell(found.pop("ours", None), _paper(results, "hmdb51", paper), **found)})
-    multitask = _ours(cells.get(("ucf101", "multitask")), split)
+    multitask = _ours(cells.get(("ucf101", MULTITASK)), split)
     return {"caption": f"Table 2: temporal ConvNet, {_part_name(results, 'hmdb51')}, split {split}, "
                        f"accuracy (%)",
             "rows": rows,
@@ -342,7 +336,7 @@ def to_markdown(tables: dict[str, Any]) -> str:
     lines += [f"## {t2['caption']}", "", "| training setting | accuracy |", "|---|---|"]
     lines += [f"| {row['setting']} | {_fmt(row)} |" for row in t2["rows"]]
     lines += ["", f"Multi-task net on the ucf101 part: {_fmt(t2['multitask_on_ucf101'])}."]
-    extra = next((r for r in t2["rows"] if r["row"] == "extra_classes" and r.get("added_classes")), None)
+    extra = next((r for r in t2["rows"] if r.get("added_classes")), None)
     if extra:
         lines += [f"Classes added: {', '.join(extra['added_classes'])}."]
     t3 = tables["table3"]

@@ -1,6 +1,6 @@
 """Data-parallel training under torchrun: one process per GPU (or per CPU slot, on gloo).
 
-Each global batch of :class:`~twostream.inputs.samples.BalancedBatches` is cut into ``world`` equal
+Each global batch of :class:`~twostream.inputs.sampler.BalancedBatches` is cut into ``world`` equal
 slices, one per rank; DistributedDataParallel averages the gradients, so a step sees the same
 samples and (up to dropout masks and float rounding) the same gradient as one process taking
 the whole batch. Only rank 0 writes checkpoints, logs and the model.

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from twostream.config import MULTITASK, as_dict
+from twostream.config import as_dict
 from twostream.training.distributed import World
 from twostream.inputs.gpu_decode import assembler, collate_raw, on_device, raw_dataset
-from twostream.inputs.samples import BalancedBatches
+from twostream.inputs.sampler import BalancedBatches
 from twostream.datasets.splits import class_names, select
 from twostream.store.zipstore import archive_name, read_meta
 from twostream.datasets.overlap import ClassListError, extra_classes
@@ -123,7 +123,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
     first_classes = tuple(class_names(first.table))
     paths, labels = available_archives(select(first.table, split, "train"), first.data_dir)
     own = Head(cell.parts[0], first_classes, 0)
-    if cell.kind == "extra_classes":  # one softmax over hmdb51's classes and the added ucf101 ones
+    if cell.row is not None and cell.row.extra_classes:  # one softmax over hmdb51's classes and the added ucf101 ones
         other = data[cell.parts[1]]
         other_classes = class_names(other.table)
         try:
@@ -138,7 +138,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
         more_paths, more_labels = available_archives(rows, other.data_dir)
         heads = Heads((Head(cell.parts[0], first_classes + tuple(added), 0),))
         return TrainingData(paths + more_paths, labels + more_labels, heads, {own.part: own}, added)
-    if cell.kind == MULTITASK:  # one head per part, stacked
+    if cell.row is not None and cell.row.multitask:  # one head per part, stacked
         other = data[cell.parts[1]]
         second = Head(cell.parts[1], tuple(class_names(other.table)), own.stop)
         more_paths, more_labels = available_archives(select(other.table, split, "train"), other.data_dir)
@@ -177,11 +177,12 @@ def fit_split(cell: Cell, run_seed: int, data: dict[str, PartData], split: int,
     ``run_seed``: ``run.seed``. ``init``: a trained net whose trunk this one starts from
     (Table 2's fine-tuned row).
     """
-    if (cell.kind == "finetuned") != (init is not None):
+    if (cell.init_from is not None) != (init is not None):
         raise UserError(f"cell {cell.name}: " + (
-            "fine-tunes a trained ucf101 net: name it with --init models/ucf101/temporal/<cell>"
-            if init is None else "starts from its own initialisation; --init is only for the "
-            "finetuned row"))
+            f"fine-tunes a trained {cell.init_from} net: name it with "
+            f"--init models/{cell.init_from}/{cell.spec.stream}/<cell>" if init is None else
+            "starts from its own initialisation; --init is only for a row that fine-tunes "
+            "(finetuned)"))
     world = world or World()
     block, spec, schedule = cell.block, cell.spec, cell.schedule
     seed = split_seed(run_seed, split)

@@ -1,7 +1,7 @@
 """The training loop: SGD with momentum, the paper's step schedule, checkpoints, dvclive.
 
 Checkpoints hold the model, the optimiser, each rank's torch RNG state and the iteration; with
-the per-sample seeds of :mod:`twostream.inputs.samples` a run killed and resumed ends where an
+the per-sample seeds of :mod:`twostream.inputs.train_sets` a run killed and resumed ends where an
 uninterrupted run with the same seed ends. A checkpoint is only resumed when its ``recipe``
 (params, data fingerprint, split) equals the current one.
 
