@@ -2,6 +2,7 @@
 
     python bench/real10.py                          # presets/ucf101-real10.yaml, split 1
     python bench/real10.py --splits 1 2 3           # and the mean over the three splits
+    python bench/real10.py --preset presets/ucf101-real10.yaml presets/tsn.yaml   # TSN's recipe
     python bench/real10.py --dry-run                # print the dvc command only
 
 Runs ``dvc exp run`` in the workspace with the preset's values as ``-S`` flags (see
@@ -84,7 +85,9 @@ def cell_accuracies(scores_root: Path) -> dict[str, dict[int, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", type=Path, default=ROOT / "presets/ucf101-real10.yaml")
+    parser.add_argument("--preset", type=Path, nargs="+", default=[ROOT / "presets/ucf101-real10.yaml"],
+                        help="presets applied in order, a later one's keys winning (e.g. "
+                             "presets/ucf101-real10.yaml presets/tsn.yaml)")
     parser.add_argument("--root", help="the clips' folder (default: the preset's folder.root)")
     parser.add_argument("--splits", type=int, nargs="+", default=[1])
     parser.add_argument("--name", default=None, help="experiment name (default real10-splits<...>)")
@@ -93,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
-    values = load_preset(args.preset, ROOT)
+    values = {}
+    for preset in args.preset:
+        values |= load_preset(preset, ROOT)
     if args.root:
         values["folder.root"] = str(Path(args.root).resolve())
     values["run.splits"] = args.splits
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
              for m in ("spatial", "temporal", "fusion_average", "fusion_svm")}
     splits = args.splits
     header = "| net | " + " | ".join(f"split {s}" for s in splits) + " | mean |"
-    lines = [f"### the pipeline on real UCF-101 footage, `{args.preset.name}`, splits "
+    lines = [f"### the pipeline on real UCF-101 footage, `{' + '.join(p.name for p in args.preset)}`, splits "
              f"{', '.join(map(str, splits))} ({datetime.date.today()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU. `{' '.join(command)}`"
              .replace(str(ROOT.parent), ".."), "",

@@ -110,11 +110,12 @@ def predict_command(args: argparse.Namespace) -> int:
                 print(f"twostream predict: {err}", file=sys.stderr)
                 return 2
             print(f"twostream predict: no SVM column ({err})", file=sys.stderr)
+    weights = params.fusion.weights if params is not None else (1.0, 1.0)
     status = 1 if unreadable else 0
     pictures = picture_names(videos, args.picture) if args.picture else {}
     for video in videos:
         try:
-            result = predict(video, spatial, temporal, protocol, pictures.get(video), svm)
+            result = predict(video, spatial, temporal, protocol, pictures.get(video), svm, weights)
         except (UserError, ValueError, OSError) as err:
             print(f"{video}: {err}", file=sys.stderr)
             status = 1

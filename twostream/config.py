@@ -36,6 +36,7 @@ TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.inputs.stacking
+CROP_SCHEMES = ("random", "corners_scales")  # twostream.inputs.crops: the paper's, TSN's
 
 
 class ParamsError(UserError, ValueError):
@@ -199,6 +200,14 @@ class StreamParams:
     bn_recompute_batches: int = _spec(lo=0, doc="BatchNorm nets: statistics recomputed on this "
                                       "many training batches after the last step (0 = keep the "
                                       "running averages, which lag a short fine-tune)")
+    segments: int = _spec(lo=1, hi=16, doc="TSN's segmental consensus: K snippets per video, "
+                                           "one per segment, class scores averaged before the "
+                                           "loss (1 = the paper: one snippet)")
+    crops: str = _spec(choices=CROP_SCHEMES, doc="random (the paper: an input_size crop anywhere) "
+                       "| corners_scales (TSN: corner or centre crops of jittered size, resized)")
+    partial_bn: bool = _spec(doc="TSN's partial BatchNorm: every BatchNorm layer but the first "
+                                 "keeps its pre-trained statistics and scale (no effect on "
+                                 "CNN-M, which has none)")
 
     def schedule(self, kind: str) -> Schedule:
         return scaled_schedule(kind, self.schedule_scale)
@@ -296,11 +305,19 @@ class FusionParams:
                                      doc="one C, or candidates chosen by cross-validation")
     svm_folds: int = _spec(lo=2, doc="folds of that cross-validation (training videos only)")
     svm_workers: int = _spec(lo=0, doc="processes for that cross-validation's fits; 0 = one per core")
+    weights: tuple[float, ...] = _spec(lo=0.0, doc="fusion by averaging: the weights of the "
+                                       "spatial and the temporal softmax scores (the paper: 1, 1; "
+                                       "TSN: 1, 1.5)")
     spatial: str = _spec(choices=tuple(SPATIAL_SETTINGS),
                          doc="Table 1a setting of the fused spatial stream (dropout: `dropout`)")
     temporal: str = _spec(doc="the fused ucf101 temporal net: multitask or a table1b cell")
     hmdb_temporal: str = _spec(choices=tuple(TABLE2_ROWS),
                                doc="the fused hmdb51 temporal net: a Table 2 row")
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != 2 or not sum(self.weights) > 0:
+            raise ParamsError(f"fusion.weights={list(self.weights)}: give two weights, spatial "
+                              f"then temporal, not both 0 (the paper: [1, 1])")
 
 
 @dataclasses.dataclass(frozen=True)

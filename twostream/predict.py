@@ -22,6 +22,7 @@ from twostream.config import EvaluateParams
 from twostream.evaluation.scoring import for_inference, score_inputs
 from twostream.flow.extract import flow_to_archive
 from twostream.evaluation.fusion import FusionSvm, SvmFileError
+from twostream.evaluation.late_fusion import fused_average
 from twostream.frames.extract import decode_to_archive, file_digest
 from twostream.models.model_file import ModelFile, ModelFileError  # noqa: F401 (raised to the cli)
 from twostream.store.pervideo import Job
@@ -67,10 +68,11 @@ class Prediction:
     declared: int = 0              # ... the frames the file declares (0: unknown)
     note: str | None = None        # a warning about the video (truncated, damaged)
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
+    weights: tuple[float, ...] = (1.0, 1.0)  # fusion by averaging: spatial, temporal (fusion.weights)
 
     @property
     def fused(self) -> np.ndarray:
-        return (self.spatial + self.temporal) / 2  # fusion by averaging
+        return fused_average(self.spatial, self.temporal, self.weights)
 
     def top(self, k: int = 5) -> list[tuple[str, float, float, float, float | None]]:
         """(class, spatial, temporal, average, svm) for the ``k`` best classes: by the SVM when
@@ -157,9 +159,9 @@ def make_archives(video: Path, spatial: TrainedStream, temporal: TrainedStream,
 
 def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
             protocol: EvaluateParams, picture: Path | None = None,
-            svm: FusionSvm | None = None) -> Prediction:
-    """Scores of ``video`` under both streams (and ``svm``'s fusion of them); optionally a
-    picture of its frames and flow."""
+            svm: FusionSvm | None = None, weights: tuple[float, ...] = (1.0, 1.0)) -> Prediction:
+    """Scores of ``video`` under both streams, their average at ``weights`` (and ``svm``'s
+    fusion of them); optionally a picture of its frames and flow."""
     if spatial.classes != temporal.classes:
         raise ValueError(f"{spatial.path} and {temporal.path} were trained on different classes")
     with tempfile.TemporaryDirectory(prefix="twostream-predict-") as tmp:
@@ -172,7 +174,7 @@ def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
                    "temporal net": time.perf_counter() - scored_spatial}
         result = Prediction(video, spatial.classes, spatial_scores, temporal_scores,
                             decoded=made.decoded, declared=made.declared, note=made.note,
-                            seconds=seconds)
+                            seconds=seconds, weights=weights)
         if svm is not None:
             result.svm = svm.scores(result.spatial, result.temporal)[0]
         if picture is not None:

@@ -29,7 +29,8 @@ def load_preset(path: Path, repo: Path) -> dict[str, Any]:
         raise PresetError(f"{path}: preset not found (see presets/)") from None
     except yaml.YAMLError as err:
         raise PresetError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(values, dict) or not all(isinstance(k, str) and "." in k for k in values):
+    if not isinstance(values, dict) or not all(isinstance(k, str) and not isinstance(v, dict)
+                                              for k, v in values.items()):
         raise PresetError(f"{path}: a preset is a flat mapping of params keys, e.g. "
                           f"'frames.short_side: 128'")
     out = {}

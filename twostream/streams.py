@@ -133,12 +133,14 @@ def train_set(spec: StreamSpec, block: StreamParams, archives: list[Path], label
     if spec.stream == "spatial":
         assert isinstance(block, SpatialParams)
         return SpatialTrainSet(archives, labels, input_size=spec.input_size,
-                               jitter=block.rgb_jitter, seed=seed)
+                               jitter=block.rgb_jitter, seed=seed, segments=block.segments,
+                               crops=block.crops)
     assert isinstance(block, TemporalParams)
     return TemporalTrainSet(archives, labels, input_size=spec.input_size,
                             stack_length=spec.stack_length,
                             mean_subtraction=spec.mean_subtraction, seed=seed,
-                            stacking=spec.stacking, cache_mb=block.cache_mb)
+                            stacking=spec.stacking, cache_mb=block.cache_mb,
+                            segments=block.segments, crops=block.crops)
 
 
 def test_inputs(spec: StreamSpec, reader: ArchiveReader, protocol: EvaluateParams

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from twostream.inputs.crops import equally_spaced, five_boxes, flip_image, random_box, protocol_crops
+from twostream.inputs.crops import (TSN_SCALES, corner_scale_region, crop_resized, equally_spaced, five_boxes,
+                                    flip_image, protocol_crops, random_box)
 
 
 def test_ten_crops_are_corners_centre_and_their_flips():
@@ -33,3 +34,32 @@ def test_random_box_anywhere_in_frame():
 def test_crop_larger_than_frame_is_explained():
     with pytest.raises(ValueError, match="input_size"):
         random_box(48, 64, 84, np.random.default_rng(0))
+
+
+def test_corner_scale_crops_reach_every_corner_and_the_centre_at_jittered_sizes():
+    """TSN's crops on a 96 x 128 frame: sides from {1, .875, .75, .66} x 96, height and width
+    drawn separately (at most one scale step apart), placed at the four corners and the centre."""
+    sizes = [int(96 * s) for s in TSN_SCALES]
+    places, shapes = set(), set()
+    for seed in range(600):
+        top, left, h, w = corner_scale_region(96, 128, np.random.default_rng(seed))
+        assert h in sizes and w in sizes and abs(sizes.index(h) - sizes.index(w)) <= 1
+        corners = [(0, 0), (0, 128 - w), (96 - h, 0), (96 - h, 128 - w), ((96 - h) // 2, (128 - w) // 2)]
+        assert (top, left) in corners
+        if h < 96:  # the five places are distinct
+            places.add(corners.index((top, left)))
+        shapes.add((h, w))
+    assert len(places) == 5  # four corners and the centre, each drawn
+    assert any(h != w for h, w in shapes) and any(h == w for h, w in shapes)
+
+
+def test_a_resized_flow_crop_scales_its_displacements_with_the_zoom():
+    stack = np.zeros((2, 60, 80), np.float32)
+    stack[0], stack[1] = 3.0, -2.0  # d_x, d_y everywhere
+    out = crop_resized(stack, (0, 0, 60, 40), 30, flow=True)  # x zoomed 0.75, y 0.5
+    assert out.shape == (2, 30, 30)
+    assert np.allclose(out[0], 3.0 * 30 / 40) and np.allclose(out[1], -2.0 * 30 / 60)
+    image = crop_resized(np.full((3, 60, 80), 0.5, np.float32), (0, 0, 60, 40), 30)
+    assert np.allclose(image, 0.5)  # colours are not scaled
+    same = crop_resized(stack, (5, 7, 30, 30), 30, flow=True)
+    assert same.base is not None and np.array_equal(same, stack[:, 5:35, 7:37])  # no resize: a view

@@ -40,9 +40,23 @@ def test_training_stacks_start_anywhere_a_whole_stack_fits_and_nowhere_else(stac
     bi-directional stack also looks L/2 back, so tau >= 5 and its fields stay inside the clip."""
     data = TemporalTrainSet([], [], input_size=84, stack_length=10, mean_subtraction=True, seed=0,
                             stacking=stacking)
-    starts = {data.plan(_Meta(), np.random.default_rng(i)).start for i in range(300)}
+    starts = {data.plan(_Meta(), np.random.default_rng(i)).starts[0] for i in range(300)}
     assert starts == expected
     if stacking == "bidirectional":
         for start in expected:
             forward, backward = bidirectional_indices(start, 10, 12)
             assert min(backward) >= 0 and max(forward) <= 11 and len(set(forward + backward)) == 10
+
+
+def test_segments_give_k_snippets_in_order_under_one_crop_and_flip(tiny_archives):
+    table, frames, flow = tiny_archives
+    paths, labels = _paths(table, flow)
+    data = TemporalTrainSet(paths, labels, input_size=40, stack_length=2,
+                            mean_subtraction=False, seed=0, segments=3, crops="corners_scales")
+    x, _ = data[(0, 7)]
+    assert x.shape == (3, 4, 40, 40)
+    plan = data.plan(data.readers[0], np.random.default_rng([0, 7]))
+    assert list(plan.starts) == sorted(plan.starts) and len(set(plan.starts)) == 3
+    spatial = SpatialTrainSet(*_paths(table, frames), input_size=40,
+                              jitter=0.0, seed=0, segments=3)
+    assert spatial[(0, 7)][0].shape == (3, 3, 40, 40)

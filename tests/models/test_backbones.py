@@ -110,3 +110,40 @@ def test_training_recomputes_batchnorm_only_where_its_layers_learned(tiny_archiv
     assert torch.allclose(bn.running_mean, seen.mean((0, 2, 3)), atol=1e-4)
     assert not torch.allclose(kept[1].running_mean, seen.mean((0, 2, 3)), atol=1e-2)
     assert torch.equal(held[1].running_mean, torch.zeros(4))  # held: never updated
+
+
+def _three_batchnorms() -> torch.nn.Module:
+    layers = []
+    for c_in, c_out in ((3, 4), (4, 4), (4, 4)):
+        layers += [torch.nn.Conv2d(c_in, c_out, 3, padding=1), torch.nn.BatchNorm2d(c_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                               torch.nn.Linear(4, 2))
+
+
+@pytest.mark.parametrize("recompute", [0, 2])
+def test_partial_batchnorm_trains_the_first_batchnorm_and_holds_every_other(tmp_path, recompute):
+    """TSN's partial BatchNorm through the training loop: the first BatchNorm layer's
+    statistics and scale move; every other one's buffers and parameters stay exactly as they
+    were (also after the statistics are recomputed at the end)."""
+    from twostream.config import Schedule
+    from twostream.training.train import Checkpoint, Recipe, train_stream
+
+    torch.manual_seed(0)
+    model = _three_batchnorms()
+    first, *others = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = [(torch.randn(4, 3, 8, 8) * 3 + 1, torch.tensor([0, 1, 0, 1])) for _ in range(3)]
+    block = repo_block("spatial", lr=0.1, channels_last=False, partial_bn=True,
+                       bn_recompute_batches=recompute)
+    train_stream(model, lambda start: batches[start:], Recipe(block, Schedule(3, ())),
+                 device=torch.device("cpu"), checkpoint=Checkpoint(tmp_path / "c.pt", {}, every=3))
+    after = model.state_dict()
+    names = {id(m): n for n, m in model.named_modules()}
+    for layer in others:
+        for key in ("running_mean", "running_var", "weight", "bias"):
+            name = f"{names[id(layer)]}.{key}"
+            assert torch.equal(after[name], before[name]), name
+    prefix = names[id(first)]
+    for key in ("running_mean", "running_var", "weight"):
+        assert not torch.equal(after[f"{prefix}.{key}"], before[f"{prefix}.{key}"]), key
+    assert not torch.equal(after["0.weight"], before["0.weight"])  # the convolutions still learn

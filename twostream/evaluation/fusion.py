@@ -25,9 +25,17 @@ def l2_normalise(scores: np.ndarray) -> np.ndarray:
     return scores / np.maximum(norms, 1e-12)
 
 
-def average_fusion(*streams: np.ndarray) -> np.ndarray:
-    """Mean of the streams' softmax scores (the paper's fusion by averaging)."""
-    return np.mean(np.stack(streams), axis=0)
+def average_fusion(*streams: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """Mean of the streams' softmax scores (the paper's fusion by averaging); ``weights``, one per
+    stream, make it the weighted mean (TSN: spatial 1, temporal 1.5). The scores must be softmax
+    probabilities, as the score files hold, not class-layer outputs: a weight on logits also
+    sharpens or flattens that stream's distribution."""
+    if weights is None:
+        return np.mean(np.stack(streams), axis=0)
+    if len(weights) != len(streams) or not sum(weights) > 0:
+        raise ValueError(f"weights {list(weights)}: one per stream ({len(streams)}), not all 0")
+    total = sum(w * s for w, s in zip(weights, streams))
+    return total / np.float32(sum(weights))
 
 
 def svm_features(*streams: np.ndarray) -> np.ndarray:

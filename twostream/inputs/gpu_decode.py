@@ -82,9 +82,9 @@ class RawSpatial(_RawSet):
     def __getitem__(self, key: Key) -> RawSample:
         reader, plan, label = self.planned(key)
         gain, contrast, brightness = plan.jitter if plan.jitter is not None else (np.ones(3), 1.0, 0.0)
-        numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, *gain, contrast, brightness,
+        numbers = torch.tensor([plan.region[0], plan.region[1], plan.flip, *gain, contrast, brightness,
                                 plan.jitter is not None], dtype=torch.float64)
-        return [_bytes(reader.read(frame_member(plan.frame)))], numbers, label
+        return [_bytes(reader.read(frame_member(plan.frames[0])))], numbers, label
 
 
 class RawTemporal(_RawSet):
@@ -101,9 +101,9 @@ class RawTemporal(_RawSet):
         if plan is None:
             return [], torch.tensor([0, 0, 0, 0], dtype=torch.float64), label
         jpegs = [_bytes(reader.read(member))
-                 for index, backward in self.data.fields(plan, reader.meta["n_fields"])
+                 for index, backward in self.data.fields(plan.starts[0], reader.meta["n_fields"])
                  for member in flow_members(index, backward)]
-        numbers = torch.tensor([plan.box[0], plan.box[1], plan.flip, reader.meta["bound"]],
+        numbers = torch.tensor([plan.region[0], plan.region[1], plan.flip, reader.meta["bound"]],
                                dtype=torch.float64)
         return jpegs, numbers, label
 
@@ -176,7 +176,11 @@ def on_device(loader: Iterable[RawBatch], assemble, device: torch.device
 
 
 def raw_dataset(data: Dataset) -> Dataset | None:
-    """The GPU-decoding twin of a training set, or None when its samples need the CPU path."""
+    """The GPU-decoding twin of a training set, or None when its samples need the CPU path:
+    trajectory stacks, TSN's segments and its corner and scale-jitter crops (resized) are built
+    on the CPU."""
+    if getattr(data, "segments", 1) != 1 or getattr(data, "crops", "random") != "random":
+        return None
     if isinstance(data, SpatialTrainSet):
         return RawSpatial(data)
     if isinstance(data, TemporalTrainSet) and data.stacking != "trajectory":

@@ -1,7 +1,7 @@
 """Training samples from the per-video archives.
 
-One random frame (spatial) or one random stack of L flow fields (temporal) per sample, a random
-crop anywhere in the frame and a random flip. Every random choice of a sample comes from its own
+One random frame (spatial) or one random stack of L flow fields (temporal) per sample (per
+segment, with TSN's segments), a random crop and a random flip. Every random choice of a sample comes from its own
 seed (the ``(video_index, sample_seed)`` keys of :class:`~twostream.inputs.sampler.BalancedBatches`),
 so results do not depend on worker count and a resumed run replays exactly the batches an
 uninterrupted one would have seen.
@@ -17,10 +17,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from twostream.inputs.crops import Box, crop, flip_image, random_box
+from twostream.config import CROP_SCHEMES
+from twostream.inputs.crops import (Region, corner_scale_region, crop_resized, flip_image,
+                                    random_box, square_region)
 from twostream.inputs.fields import FieldCache, read_fields
 from twostream.inputs.rgb import Jitter, apply_jitter, draw_jitter, rgb_tensor
 from twostream.inputs.sampler import Key
+from twostream.inputs.segments import segment_positions
 from twostream.inputs.stacking import (bidirectional_indices, build_stack, first_start, flip_stack,
                                        stack_indices, subtract_mean_flow)
 from twostream.store.zipstore import ArchiveReader, frame_member
@@ -28,28 +31,40 @@ from twostream.store.zipstore import ArchiveReader, frame_member
 
 @dataclass(frozen=True)
 class SpatialPlan:
-    frame: int
-    box: Box
+    frames: tuple[int, ...]  # one per segment
+    region: Region
     flip: bool
     jitter: Jitter | None
 
 
 @dataclass(frozen=True)
 class TemporalPlan:
-    start: int
-    box: Box
+    starts: tuple[int, ...]  # one stack start per segment
+    region: Region
     flip: bool
 
 
 class _ArchiveSet(Dataset):
+    """Samples of one video each, drawn from its own seed. ``segments`` K > 1 (TSN) gives each
+    sample K snippets, one per segment of the video, under one crop and flip: (K, C, s, s); the
+    paper's K = 1 gives (C, s, s). ``crops``: ``random`` (the paper: an s x s crop anywhere) or
+    ``corners_scales`` (TSN: corner or centre crops of jittered size, resized to s)."""
+
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], input_size: int,
-                 seed: int) -> None:
+                 seed: int, segments: int = 1, crops: str = "random") -> None:
+        if crops not in CROP_SCHEMES:
+            raise ValueError(f"crops={crops!r}: must be one of {list(CROP_SCHEMES)}")
         self.readers = [ArchiveReader(p) for p in archives]
         self.labels = list(labels)
-        self.input_size, self.seed = input_size, seed
+        self.input_size, self.seed, self.segments, self.crops = input_size, seed, segments, crops
 
     def __len__(self) -> int:
         return len(self.readers)
+
+    def region(self, meta: dict, rng: np.random.Generator) -> Region:
+        if self.crops == "corners_scales":
+            return corner_scale_region(meta["height"], meta["width"], rng)
+        return square_region(random_box(meta["height"], meta["width"], self.input_size, rng))
 
     def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -59,38 +74,46 @@ class _ArchiveSet(Dataset):
         rng = np.random.default_rng([self.seed, sample_seed])
         return torch.from_numpy(self.sample(self.readers[video], rng)), self.labels[video]
 
+    def _shaped(self, snippets: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(snippets[0] if self.segments == 1 else np.stack(snippets))
+
 
 class SpatialTrainSet(_ArchiveSet):
-    """One random RGB frame per video: random crop, flip, colour jitter."""
+    """One random RGB frame per video (per segment): crop, flip, colour jitter."""
 
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], *, input_size: int,
-                 jitter: float, seed: int) -> None:
-        super().__init__(archives, labels, input_size, seed)
+                 jitter: float, seed: int, segments: int = 1, crops: str = "random") -> None:
+        super().__init__(archives, labels, input_size, seed, segments, crops)
         self.jitter = jitter
 
     def plan(self, reader: ArchiveReader, rng: np.random.Generator) -> SpatialPlan:
         """Every random choice of one sample, drawn before any pixel is decoded."""
         meta = reader.meta
-        frame = int(rng.integers(meta["n_frames"]))
-        box = random_box(meta["height"], meta["width"], self.input_size, rng)
+        frames = tuple(segment_positions(meta["n_frames"], self.segments, rng))
+        region = self.region(meta, rng)
         flip = bool(rng.random() < 0.5)
-        return SpatialPlan(frame, box, flip, draw_jitter(self.jitter, rng))
+        return SpatialPlan(frames, region, flip, draw_jitter(self.jitter, rng))
 
     def sample(self, reader: ArchiveReader, rng: np.random.Generator) -> np.ndarray:
         plan = self.plan(reader, rng)
-        image = crop(rgb_tensor(reader.image(frame_member(plan.frame))), plan.box)
-        if plan.flip:
-            image = flip_image(image)
-        return np.ascontiguousarray(apply_jitter(image, plan.jitter))
+        snippets = []
+        for frame in plan.frames:
+            image = crop_resized(rgb_tensor(reader.image(frame_member(frame))), plan.region,
+                                 self.input_size)
+            if plan.flip:
+                image = flip_image(image)
+            snippets.append(apply_jitter(image, plan.jitter))
+        return self._shaped(snippets)
 
 
 class TemporalTrainSet(_ArchiveSet):
-    """One random stack of L flow fields per video: crop, flip (negating d_x), mean subtraction."""
+    """One random stack of L flow fields per video (per segment): crop, flip (negating d_x),
+    mean subtraction."""
 
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], *, input_size: int,
                  stack_length: int, mean_subtraction: bool, seed: int, stacking: str = "flow",
-                 cache_mb: float = 0) -> None:
-        super().__init__(archives, labels, input_size, seed)
+                 cache_mb: float = 0, segments: int = 1, crops: str = "random") -> None:
+        super().__init__(archives, labels, input_size, seed, segments, crops)
         self.stack_length, self.mean_subtraction = stack_length, mean_subtraction
         self.stacking = stacking
         self.cache = FieldCache(cache_mb) if cache_mb > 0 else None
@@ -102,16 +125,17 @@ class TemporalTrainSet(_ArchiveSet):
         if n_fields == 0:
             return None
         first = first_start(self.stacking, self.stack_length)
-        start = first + int(rng.integers(max(n_fields - self.stack_length + 1, 1)))
-        box = random_box(meta["height"], meta["width"], self.input_size, rng)
-        return TemporalPlan(start, box, bool(rng.random() < 0.5))
+        starts = segment_positions(max(n_fields - self.stack_length + 1, 1), self.segments, rng)
+        region = self.region(meta, rng)
+        return TemporalPlan(tuple(first + s for s in starts), region, bool(rng.random() < 0.5))
 
-    def fields(self, plan: TemporalPlan, n_fields: int) -> list[tuple[int, bool]]:
-        """(field index, backward) of each stacked field, for stackings that only pick fields."""
+    def fields(self, start: int, n_fields: int) -> list[tuple[int, bool]]:
+        """(field index, backward) of each field of the stack at ``start``, for stackings that
+        only pick fields."""
         if self.stacking == "flow":
-            return [(i, False) for i in stack_indices(plan.start, self.stack_length, n_fields)]
+            return [(i, False) for i in stack_indices(start, self.stack_length, n_fields)]
         if self.stacking == "bidirectional":
-            forward, backward = bidirectional_indices(plan.start, self.stack_length, n_fields)
+            forward, backward = bidirectional_indices(start, self.stack_length, n_fields)
             return [(i, False) for i in forward] + [(i, True) for i in backward]
         raise ValueError(f"stacking {self.stacking!r} resamples fields; it has no plain field list")
 
@@ -119,12 +143,16 @@ class TemporalTrainSet(_ArchiveSet):
         size = self.input_size
         plan = self.plan(reader, rng)
         if plan is None:
-            return np.zeros((2 * self.stack_length, size, size), np.float32)
-        stack = build_stack(lambda idx, back: read_fields(reader, idx, back, self.cache), plan.start,
-                            self.stack_length, reader.meta["n_fields"], self.stacking)
-        if self.mean_subtraction:
-            stack = subtract_mean_flow(stack)
-        stack = crop(stack, plan.box)
-        if plan.flip:
-            stack = flip_stack(stack)
-        return np.ascontiguousarray(stack)
+            zeros = np.zeros((2 * self.stack_length, size, size), np.float32)
+            return self._shaped([zeros] * self.segments)
+        snippets = []
+        for start in plan.starts:
+            stack = build_stack(lambda idx, back: read_fields(reader, idx, back, self.cache), start,
+                                self.stack_length, reader.meta["n_fields"], self.stacking)
+            if self.mean_subtraction:
+                stack = subtract_mean_flow(stack)
+            stack = crop_resized(stack, plan.region, size, flow=True)
+            if plan.flip:
+                stack = flip_stack(stack)
+            snippets.append(stack)
+        return self._shaped(snippets)

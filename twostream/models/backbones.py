@@ -121,11 +121,27 @@ def freeze_all_but_class_layer(model: nn.Module) -> list[nn.Parameter]:
     return list(last.parameters())
 
 
-def hold_batchnorm(model: nn.Module) -> None:
-    """Keep BatchNorm statistics fixed (frozen layers must not drift); dropout stays active."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
+def hold_batchnorm(model: nn.Module, but_first: bool = False) -> None:
+    """Keep BatchNorm statistics fixed (frozen layers must not drift); dropout stays active.
+    ``but_first``: the first BatchNorm layer keeps learning (TSN's partial BatchNorm)."""
+    for module in batchnorm_layers(model)[1 if but_first else 0:]:
+        module.eval()
+
+
+def freeze_batchnorm_but_first(model: nn.Module) -> None:
+    """TSN's partial BatchNorm, its parameters: every BatchNorm layer but the first keeps its
+    pre-trained scale and shift (its statistics are held by :func:`hold_batchnorm`). The first
+    adapts to the new input's distribution (flow, or a new dataset's frames)."""
+    for module in batchnorm_layers(model)[1:]:
+        for param in module.parameters():
+            param.requires_grad_(False)
+
+
+def learning_batchnorm(model: nn.Module, partial: bool) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorm layers whose statistics training changes: all, or under partial BatchNorm
+    the first only."""
+    layers = batchnorm_layers(model)
+    return layers[:1] if partial else layers
 
 
 
@@ -134,9 +150,11 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
-    """Replace every BatchNorm layer's running statistics by their exact average over
-    ``batches`` under the final weights ("precise BN"), and return how many batches were used.
+def recompute_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor],
+                        layers: list[nn.modules.batchnorm._BatchNorm] | None = None) -> int:
+    """Replace the running statistics of ``layers`` (default: every BatchNorm layer) by their
+    exact average over ``batches`` under the final weights ("precise BN"), and return how many
+    batches were used. Other BatchNorm layers keep theirs.
 
     The running averages are an exponential mean over past steps, taken while the weights
     moved, and EfficientNet's momentum of 0.01 keeps over half of ImageNet's statistics after 60
@@ -144,14 +162,15 @@ def recompute_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> in
     scores near chance in eval mode while its training loss falls. Dropout is off while
     the statistics are gathered (it is not applied at test time either).
     """
-    layers = batchnorm_layers(model)
+    layers = batchnorm_layers(model) if layers is None else layers
     if not layers:
         return 0
     was_training = model.training
     model.train()
     for module in model.modules():
-        if isinstance(module, nn.Dropout):
-            module.eval()
+        if isinstance(module, nn.Dropout) or (isinstance(module, nn.modules.batchnorm._BatchNorm)
+                                              and not any(module is layer for layer in layers)):
+            module.eval()  # held layers (partial BatchNorm) keep their statistics
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.reset_running_stats()

@@ -25,7 +25,9 @@ from torch import nn
 from twostream.config import Schedule, StreamParams
 from twostream.training.distributed import World
 from twostream.models.backbones import (batchnorm_layers, freeze_all_but_class_layer,
-                                        hold_batchnorm, recompute_batchnorm)
+                                        freeze_batchnorm_but_first, hold_batchnorm,
+                                        learning_batchnorm, recompute_batchnorm)
+from twostream.training.consensus import forward_videos, snippets_flat
 from twostream.runtime import autocast
 from twostream.training.tasks import Heads
 
@@ -101,6 +103,10 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     ``block.bn_recompute_batches`` training batches (see :func:`recompute_batchnorm`; each rank
     its own under torchrun, the main rank's are saved).
 
+    ``block.segments`` K > 1 (TSN): each batch is (B, K, C, H, W) and each video's loss is taken
+    on the mean of its K snippets' class scores. ``block.partial_bn`` (TSN): every BatchNorm
+    layer but the first keeps its statistics, scale and shift.
+
     Returns the bare model (not its DDP wrapper) in training mode on ``device``.
     """
     world = world or World()
@@ -109,6 +115,9 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
     model.to(device)
     if fast_layout:
         model.to(memory_format=torch.channels_last)
+    partial_bn = block.partial_bn and not recipe.last_layer_only
+    if partial_bn:
+        freeze_batchnorm_but_first(model)
     trainable = (freeze_all_but_class_layer(model) if recipe.last_layer_only
                  else [p for p in model.parameters() if p.requires_grad])
     optimizer = torch.optim.SGD(trainable, lr=block.lr, momentum=block.momentum,
@@ -121,8 +130,8 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     net.train()
-    if recipe.last_layer_only:
-        hold_batchnorm(model)
+    if recipe.last_layer_only or partial_bn:
+        hold_batchnorm(model, but_first=partial_bn)
     batches = iter(make_batches(start))
     if rng_state is not None:
         torch.set_rng_state(rng_state)
@@ -133,10 +142,8 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
         for group in optimizer.param_groups:
             group["lr"] = lr
         inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        if fast_layout:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(device, block.amp):
-            logits = net(inputs)
+            logits = forward_videos(net, inputs, fast_layout)  # K snippets: consensus before the loss
             loss = criterion(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,12 +164,12 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
             checkpoint.save(model, optimizer, iteration)
     if not recipe.last_layer_only and block.bn_recompute_batches and batchnorm_layers(model):
         # After the checkpoint: a run killed here resumes at the end and recomputes again.
-        inputs = (x.to(device, non_blocking=True) for x, _ in
+        inputs = (snippets_flat(x.to(device, non_blocking=True))[0] for x, _ in
                   itertools.islice(make_batches(0), block.bn_recompute_batches))
         if fast_layout:
             inputs = (x.contiguous(memory_format=torch.channels_last) for x in inputs)
         with autocast(device, block.amp):
-            used = recompute_batchnorm(model, inputs)
+            used = recompute_batchnorm(model, inputs, learning_batchnorm(model, partial_bn))
         if world.main:
             log.info("BatchNorm statistics recomputed on %d training batches", used)
     if fast_layout:
