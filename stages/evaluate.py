@@ -12,7 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from twostream.config import as_dict, load_params
+from twostream.config import TRAINING_RECIPE, as_dict, load_params
 from twostream.errors import run_entry_point
 from twostream.evaluation.scoring import accuracy, for_inference, score_videos
 from twostream.models.model_file import ModelFile
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         meta = {"stream": args.stream, "split": split, "spec": saved.spec, "data": saved.data,
                 "cell": saved.cell, "weights": saved.weights, "schedule": saved.schedule,
                 "trained_with": saved.trained_with, "classes": saved.classes,
+                "training": {k: saved.params.get(k) for k in TRAINING_RECIPE},
                 "protocol": as_dict(protocol), "device": device.type, "amp": amp}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))

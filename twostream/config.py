@@ -37,6 +37,8 @@ TEMPORAL_INITS = ("scratch", "cross_modality")
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.inputs.stacking
 CROP_SCHEMES = ("random", "corners_scales")  # twostream.inputs.crops: the paper's, TSN's
+# The stream keys of TSN's training recipe, recorded with each net's scores for the report.
+TRAINING_RECIPE = ("segments", "crops", "partial_bn")
 
 
 class ParamsError(UserError, ValueError):

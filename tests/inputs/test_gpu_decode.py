@@ -26,24 +26,37 @@ def _compare(data, labels):
     return made, cpu
 
 
-def test_spatial_samples_match_the_cpu_path(tiny_archives):
+@pytest.mark.parametrize("segments, crops", [(1, "random"), (3, "corners_scales")])
+def test_spatial_samples_match_the_cpu_path(tiny_archives, segments, crops):
     table, frames, _ = tiny_archives
     paths, labels = [frames / archive_name(v) for v in table["id"]], list(table["label"])
-    made, cpu = _compare(SpatialTrainSet(paths, labels, input_size=40, jitter=0.2, seed=0), labels)
+    made, cpu = _compare(SpatialTrainSet(paths, labels, input_size=40, jitter=0.2, seed=0,
+                                         segments=segments, crops=crops), labels)
+    assert made.ndim == (5 if segments > 1 else 4)
     # two JPEG decoders: a grey level or so apart at most, in normalised units ~ 1/255/0.225
     assert (made - cpu).abs().mean() < 0.01 and (made - cpu).abs().max() < 0.2
 
 
-@pytest.mark.parametrize("stacking, length", [("flow", 3), ("bidirectional", 2)])
-def test_temporal_samples_match_the_cpu_path(tiny_archives, tmp_path, stacking, length):
+@pytest.fixture(scope="module")
+def backward_flow(tiny_archives, tmp_path_factory):
+    """The tiny clips' forward and backward flow (the bi-directional stacks read both)."""
     from twostream.flow.extract import extract_flow
 
     table, frames, _ = tiny_archives
-    flow = tmp_path / "flow"
+    flow = tmp_path_factory.mktemp("backward") / "flow"
     extract_flow(table, frames, flow, repo_block("flow", backward=True, workers=1))
+    return flow
+
+
+@pytest.mark.parametrize("stacking, length, segments, crops", [
+    ("flow", 3, 1, "random"), ("bidirectional", 2, 1, "random"), ("flow", 2, 3, "corners_scales"),
+    ("bidirectional", 2, 3, "corners_scales")])
+def test_temporal_samples_match_the_cpu_path(tiny_archives, backward_flow, stacking, length, segments,
+                                             crops):
+    table, flow = tiny_archives[0], backward_flow
     paths, labels = [flow / archive_name(v) for v in table["id"]], list(table["label"])
     data = TemporalTrainSet(paths, labels, input_size=40, stack_length=length, mean_subtraction=True,
-                            seed=0, stacking=stacking)
+                            seed=0, stacking=stacking, segments=segments, crops=crops)
     made, cpu = _compare(data, labels)
     step = 2 * 20.0 / 255  # one code unit of the flow quantisation
     assert (made - cpu).abs().max() < 1.5 * step

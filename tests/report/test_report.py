@@ -154,3 +154,16 @@ def test_settings_are_read_from_what_ran_beside_the_paper():
     assert rows["evaluate"] == ("25 x 10", "25 x 10")
     provenance["streams"]["ucf101"]["spatial"]["data"]["recipe"]["max_frames"] = 0
     assert {r["param"]: r["ours"] for r in settings_vs_paper(provenance)}["frames.max_frames"] == "all"
+
+
+def test_the_settings_table_names_the_recipe_that_ran():
+    from twostream.report.tables import recipe_name
+
+    paper = {"segments": 1, "crops": "random", "partial_bn": False}
+    tsn = {"segments": 3, "crops": "corners_scales", "partial_bn": True}
+    assert recipe_name(paper, paper, "scratch", [1.0, 1.0]) == "the paper's"
+    assert recipe_name(tsn, tsn, "cross_modality", [1.0, 1.5]) == "TSN's"
+    assert recipe_name(paper, {**paper, "segments": 3}, "scratch", [1.0, 1.0]) == "the paper's + segments"
+    assert recipe_name(paper, paper, "cross_modality", [1.0, 1.5]) == (
+        "the paper's + cross-modality init, weighted fusion")
+    assert recipe_name({}, {}, None, None) is None  # score files from before the record

@@ -77,19 +77,21 @@ class _RawSet(Dataset):
 
 
 class RawSpatial(_RawSet):
-    """JPEG of the planned frame + [top, left, flip, gain x3, contrast, brightness, jitter?]."""
+    """JPEG of each planned frame (one per segment) + [top, left, flip, gain x3, contrast,
+    brightness, jitter?, crop height, crop width]."""
 
     def __getitem__(self, key: Key) -> RawSample:
         reader, plan, label = self.planned(key)
         gain, contrast, brightness = plan.jitter if plan.jitter is not None else (np.ones(3), 1.0, 0.0)
-        numbers = torch.tensor([plan.region[0], plan.region[1], plan.flip, *gain, contrast, brightness,
-                                plan.jitter is not None], dtype=torch.float64)
-        return [_bytes(reader.read(frame_member(plan.frames[0])))], numbers, label
+        top, left, height, width = plan.region
+        numbers = torch.tensor([top, left, plan.flip, *gain, contrast, brightness,
+                                plan.jitter is not None, height, width], dtype=torch.float64)
+        return [_bytes(reader.read(frame_member(f))) for f in plan.frames], numbers, label
 
 
 class RawTemporal(_RawSet):
-    """x and y JPEGs of each planned field + [top, left, flip, bound]; no JPEGs for a clip with
-    no field (a zero stack)."""
+    """x and y JPEGs of each planned field, stack after stack (one per segment) + [top, left,
+    flip, bound, crop height, crop width]; no JPEGs for a clip with no field (zero stacks)."""
 
     def __init__(self, data: TemporalTrainSet) -> None:
         if data.stacking == "trajectory":
@@ -99,11 +101,12 @@ class RawTemporal(_RawSet):
     def __getitem__(self, key: Key) -> RawSample:
         reader, plan, label = self.planned(key)
         if plan is None:
-            return [], torch.tensor([0, 0, 0, 0], dtype=torch.float64), label
-        jpegs = [_bytes(reader.read(member))
-                 for index, backward in self.data.fields(plan.starts[0], reader.meta["n_fields"])
+            return [], torch.tensor([0, 0, 0, 0, 0, 0], dtype=torch.float64), label
+        jpegs = [_bytes(reader.read(member)) for start in plan.starts
+                 for index, backward in self.data.fields(start, reader.meta["n_fields"])
                  for member in flow_members(index, backward)]
-        numbers = torch.tensor([plan.region[0], plan.region[1], plan.flip, reader.meta["bound"]],
+        top, left, height, width = plan.region
+        numbers = torch.tensor([top, left, plan.flip, reader.meta["bound"], height, width],
                                dtype=torch.float64)
         return jpegs, numbers, label
 
@@ -124,47 +127,73 @@ def _decode(jpegs: list[torch.Tensor], device: torch.device, mode: str) -> list[
     return decode_jpeg(jpegs, mode=getattr(ImageReadMode, mode), device=device)
 
 
-def spatial_batch(raw: RawBatch, size: int, device: torch.device) -> torch.Tensor:
-    """(B, 3, size, size) normalised RGB, as :meth:`SpatialTrainSet.sample` makes it."""
-    jpegs, numbers = raw.jpegs(), raw.numbers
-    images = _decode([j[0] for j in jpegs], device, "RGB")
+def _resized(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(C, h, w) -> (C, size, size), bilinear with half-pixel centres as OpenCV's INTER_LINEAR."""
+    if x.shape[-2:] == (size, size):
+        return x
+    return torch.nn.functional.interpolate(x[None], size=(size, size), mode="bilinear",
+                                           align_corners=False)[0]
+
+
+def _segments(snippets: list[torch.Tensor], segments: int) -> torch.Tensor:
+    return snippets[0] if segments == 1 else torch.stack(snippets)
+
+
+def spatial_batch(raw: RawBatch, size: int, device: torch.device, segments: int = 1) -> torch.Tensor:
+    """(B, 3, size, size), or (B, K, 3, size, size) with K segments: normalised RGB, as
+    :meth:`SpatialTrainSet.sample` makes it."""
+    flat = _decode(raw.flat_jpegs(), device, "RGB")
     mean = torch.as_tensor(RGB_MEAN, device=device)
     std = torch.as_tensor(RGB_STD, device=device)
-    out = []
-    for image, n in zip(images, numbers.tolist()):
-        top, left, flip = int(n[0]), int(n[1]), bool(n[2])
-        x = (image[:, top:top + size, left:left + size].float() / 255.0 - mean) / std
-        if flip:
-            x = x.flip(-1)
-        if n[8]:
-            gain = torch.tensor(n[3:6], dtype=torch.float32, device=device).view(3, 1, 1)
-            centre = x.mean(dim=(1, 2), keepdim=True)
-            x = ((x - centre) * n[6] + centre) * gain + n[7]
-        out.append(x)
+    out, at = [], 0
+    for count, n in zip(raw.counts.tolist(), raw.numbers.tolist()):
+        top, left, flip, height, width = int(n[0]), int(n[1]), bool(n[2]), int(n[9]), int(n[10])
+        snippets = []
+        for image in flat[at:at + count]:
+            x = (image[:, top:top + height, left:left + width].float() / 255.0 - mean) / std
+            x = _resized(x, size)
+            if flip:
+                x = x.flip(-1)
+            if n[8]:
+                gain = torch.tensor(n[3:6], dtype=torch.float32, device=device).view(3, 1, 1)
+                centre = x.mean(dim=(1, 2), keepdim=True)
+                x = ((x - centre) * n[6] + centre) * gain + n[7]
+            snippets.append(x)
+        at += count
+        out.append(_segments(snippets, segments))
     return torch.stack(out)
 
 
 def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction: bool,
-                   device: torch.device) -> torch.Tensor:
-    """(B, 2L, size, size) flow stacks, as :meth:`TemporalTrainSet.sample` makes them."""
+                   device: torch.device, segments: int = 1) -> torch.Tensor:
+    """(B, 2L, size, size), or (B, K, 2L, size, size) with K segments: flow stacks, as
+    :meth:`TemporalTrainSet.sample` makes them."""
     flat = _decode(raw.flat_jpegs(), device, "GRAY")
     out, at = [], 0
     for count, n in zip(raw.counts.tolist(), raw.numbers.tolist()):
         if not count:
-            out.append(torch.zeros(2 * stack_length, size, size, device=device))
+            zeros = torch.zeros(2 * stack_length, size, size, device=device)
+            out.append(_segments([zeros] * segments, segments))
             continue
-        codes = torch.cat(flat[at:at + count])  # (2L, H, W): dx0, dy0, dx1, ...
+        per_stack = count // segments
+        top, left, height, width = int(n[0]), int(n[1]), int(n[4]), int(n[5])
+        snippets = []
+        for first in range(at, at + count, per_stack):
+            codes = torch.cat(flat[first:first + per_stack])  # (2L, H, W): dx0, dy0, dx1, ...
+            stack = (codes.float() - ZERO_CODE) * code_step(n[3])
+            if mean_subtraction:
+                stack = stack - stack.mean(dim=(1, 2), keepdim=True)
+            stack = stack[:, top:top + height, left:left + width]
+            if (height, width) != (size, size):  # displacements scale with the zoom
+                stack = _resized(stack, size)
+                stack[0::2] *= size / width
+                stack[1::2] *= size / height
+            if n[2]:
+                stack = stack.flip(-1)
+                stack[0::2] = -stack[0::2]
+            snippets.append(stack)
         at += count
-        bound = n[3]
-        stack = (codes.float() - ZERO_CODE) * code_step(bound)
-        if mean_subtraction:
-            stack = stack - stack.mean(dim=(1, 2), keepdim=True)
-        top, left = int(n[0]), int(n[1])
-        stack = stack[:, top:top + size, left:left + size]
-        if n[2]:
-            stack = stack.flip(-1)
-            stack[0::2] = -stack[0::2]
-        out.append(stack)
+        out.append(_segments(snippets, segments))
     return torch.stack(out)
 
 
@@ -176,11 +205,8 @@ def on_device(loader: Iterable[RawBatch], assemble, device: torch.device
 
 
 def raw_dataset(data: Dataset) -> Dataset | None:
-    """The GPU-decoding twin of a training set, or None when its samples need the CPU path:
-    trajectory stacks, TSN's segments and its corner and scale-jitter crops (resized) are built
-    on the CPU."""
-    if getattr(data, "segments", 1) != 1 or getattr(data, "crops", "random") != "random":
-        return None
+    """The GPU-decoding twin of a training set, or None when its samples need the CPU path
+    (trajectory stacks)."""
     if isinstance(data, SpatialTrainSet):
         return RawSpatial(data)
     if isinstance(data, TemporalTrainSet) and data.stacking != "trajectory":
@@ -191,6 +217,6 @@ def raw_dataset(data: Dataset) -> Dataset | None:
 def assembler(data: Dataset):
     """The batch builder matching :func:`raw_dataset` of ``data``."""
     if isinstance(data, SpatialTrainSet):
-        return lambda raw, device: spatial_batch(raw, data.input_size, device)
+        return lambda raw, device: spatial_batch(raw, data.input_size, device, data.segments)
     return lambda raw, device: temporal_batch(raw, data.input_size, data.stack_length,
-                                              data.mean_subtraction, device)
+                                              data.mean_subtraction, device, data.segments)

@@ -175,7 +175,10 @@ def collect_results(scores_dir: Path, params: Params, log: logging.Logger) -> Ru
             meta = next(iter(found.scores[key].values())).meta
             provenance.setdefault("streams", {}).setdefault(part, {})[stream] = {
                 **meta["spec"], "cell": meta.get("cell"), "weights": meta.get("weights"),
-                "data": meta["data"], "device": meta["device"], "amp": meta.get("amp")}
+                "data": meta["data"], "device": meta["device"], "amp": meta.get("amp"),
+                "training": meta.get("training", {})}
+        fusion_recipe = next(iter(fused["fusion_average"].values())).meta.get("fusion", {})
+        provenance.setdefault("fusion_weights", {})[part] = fusion_recipe.get("weights")
     fusions = table3_fusions(found, params, accuracies["ucf101"]["fusion_svm"])
     provenance["schedules"] = {f"{part}/{stream}/{name}": files[min(files)].meta.get("schedule")
                                for (part, stream, name), files in found.scores.items()}

@@ -248,6 +248,32 @@ def _iterations(schedules: dict[str, Any], key: str) -> int | None:
     return schedule.get("iterations")
 
 
+# TSN's training recipe (Wang et al. 2016), each component with the paper's value (presets/tsn.yaml).
+TSN_COMPONENTS = ("cross-modality init", "segments", "corner/scale crops", "partial BatchNorm",
+                  "weighted fusion")
+
+
+def recipe_name(spatial: dict[str, Any], temporal: dict[str, Any], temporal_init: str | None,
+                weights: list[float] | None) -> str | None:
+    """``the paper's``, ``TSN's`` or ``the paper's + <TSN components>``, from what the fused nets
+    were trained with (their score files) and the fusion's weights."""
+    if not spatial and not temporal:
+        return None
+    used = {
+        "cross-modality init": temporal_init == "cross_modality",
+        "segments": any(d.get("segments", 1) > 1 for d in (spatial, temporal)),
+        "corner/scale crops": any(d.get("crops") == "corners_scales" for d in (spatial, temporal)),
+        "partial BatchNorm": any(d.get("partial_bn") for d in (spatial, temporal)),
+        "weighted fusion": weights is not None and len(set(weights)) > 1,
+    }
+    chosen = [name for name in TSN_COMPONENTS if used[name]]
+    if not chosen:
+        return "the paper's"
+    if len(chosen) == len(TSN_COMPONENTS):
+        return "TSN's"
+    return "the paper's + " + ", ".join(chosen)
+
+
 def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[dict[str, Any]]:
     """What the fused pair of ``part`` ran with beside the paper's setting: frame size and
     length, crops, network width, iterations, flow and the test protocol, read from the score
@@ -276,6 +302,23 @@ def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[
         ("flow.bound", "flow bound (px)", flow.get("bound"), 20.0),
         ("evaluate", "test frames x crops",
          f"{protocol.get('frames')} x {protocol.get('crops')}" if protocol else None, "25 x 10"),
+    ]
+    s_train, t_train = spatial.get("training") or {}, temporal.get("training") or {}
+    weights = (provenance.get("fusion_weights") or {}).get(part)
+    both = lambda key: (f"{s_train.get(key)} / {t_train.get(key)}"  # noqa: E731
+                        if s_train or t_train else None)
+    rows += [
+        ("presets/tsn.yaml", "training recipe", recipe_name(s_train, t_train, temporal.get("init"), weights),
+         "the paper's"),
+        ("temporal.init", "temporal net starts from", temporal.get("init"), "scratch"),
+        ("spatial/temporal.segments", "snippets per training video (spatial / temporal)",
+         both("segments"), "1 / 1"),
+        ("spatial/temporal.crops", "training crops (spatial / temporal)", both("crops"),
+         "random / random"),
+        ("spatial/temporal.partial_bn", "partial BatchNorm (spatial / temporal)", both("partial_bn"),
+         "False / False"),
+        ("fusion.weights", "averaging weights (spatial : temporal)",
+         None if weights is None else " : ".join(f"{w:g}" for w in weights), "1 : 1"),
     ]
     return [{"param": key, "setting": name, "ours": ours, "paper": paper}
             for key, name, ours, paper in rows]

@@ -214,8 +214,7 @@ def fit_split(cell: Cell, run_seed: int, data: dict[str, PartData], split: int,
     if world.main and decodes_on_gpu(dataset, device, block.gpu_decode):
         log.info("decoding training JPEGs on %s (gpu_decode)", device)
     elif world.main and device.type == "cuda" and block.gpu_decode:
-        log.info("gpu_decode: this cell's samples (segments, corners_scales crops or trajectory "
-                 "stacks) are built by the CPU loader")
+        log.info("gpu_decode: trajectory stacks are built by the CPU loader")
     if world.main:
         log.info("%s %s split %d: %d videos of %s, heads %s, %d iterations (lr/10 at %s), %s%s on %s",
                  spec.stream, cell.name, split, len(videos.paths), "+".join(cell.parts),
