@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sides", default="test", choices=("test", "train", "train,test"),
                         help="which videos to score: every Table 1 cell needs its test videos; "
                              "the SVM learns from the fused pair's training videos")
+    parser.add_argument("--frames", type=Path,
+                        help="temporal: the frames archives, read by nets on RGB differences")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     log: logging.Logger = configure_logging(f"evaluate_{args.stream}")
@@ -49,7 +51,13 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(saved.state_dict)
         split = saved.split
         rows = table[table[f"split{split}"].isin(args.sides.split(","))].reset_index(drop=True)
-        archives = [args.data_dir / archive_name(v) for v in rows["id"]]
+        source = args.data_dir
+        if spec.stream == "temporal" and spec.reads_frames:
+            if args.frames is None:
+                raise SystemExit(f"{model_file}: a {spec.stacking} net reads the frames archives; "
+                                 f"give them with --frames data/<part>/frames")
+            source = args.frames
+        archives = [source / archive_name(v) for v in rows["id"]]
         warn_short_clips(spec, archives, log)
         model = for_inference(model, spec.in_channels, spec.input_size, device, log)
         amp = bool(saved.params["amp"]) and device.type == "cuda"  # what autocast will do

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", nargs=2, action="append", required=True, metavar=("PART", "DIR"),
                         help="split<k>.pt per split of the net as that part's classifier (out)")
     parser.add_argument("--live", type=Path, required=True, help="dvclive training curves (out)")
+    parser.add_argument("--frames", nargs=2, action="append", default=[], metavar=("PART", "DIR"),
+                        help="temporal: a part's frames archives, read by nets on RGB differences")
     parser.add_argument("--init", type=Path, help="start from DIR/split<k>.pt's trunk")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--checkpoints", type=Path, default=Path("tmp/checkpoints"),
@@ -55,12 +57,13 @@ def main(argv: list[str] | None = None) -> None:
     outs = {part: Path(folder) for part, folder in args.out}
     log = configure_logging(f"train_{args.stream}@{args.cell}")
     params = load_params(args.params)
-    for part in [p for p, *_ in args.data] + list(outs):
+    frames = {part: Path(folder) for part, folder in args.frames}
+    for part in [p for p, *_ in args.data] + list(outs) + list(frames):
         if part not in ROLES:
             parser.error(f"dataset part {part!r}: must be one of {list(ROLES)}")
     try:
         chosen = cell(params, args.stream, args.cell, next(iter(outs)))
-        data = {part: PartData(load_table(csv), Path(csv), Path(folder))
+        data = {part: PartData(load_table(csv), Path(csv), Path(folder), frames.get(part))
                 for part, folder, csv in args.data}
     except (ParamsError, SplitError) as err:
         raise SystemExit(f"{args.params}: {err}") from None

@@ -130,7 +130,7 @@ def predict_command(args: argparse.Namespace) -> int:
         for name, s, t, f, m in result.top(args.top):
             print(f"  {name:<28} {s:8.3f} {t:9.3f} {f:8.3f}" + (f" {m:7.3f}" if m is not None else ""))
         print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
-        if video in pictures:
+        if video in pictures and pictures[video].is_file():  # none for a net on RGB differences
             print(f"  frames and flow used: {pictures[video]}")
     return status
 

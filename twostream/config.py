@@ -35,7 +35,7 @@ BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0"
 TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
-STACKINGS = ("flow", "trajectory", "bidirectional")  # twostream.inputs.stacking
+STACKINGS = ("flow", "trajectory", "bidirectional", "rgb_diff")  # twostream.inputs.stacking
 CROP_SCHEMES = ("random", "corners_scales")  # twostream.inputs.crops: the paper's, TSN's
 # The stream keys of TSN's training recipe, recorded with each net's scores for the report.
 TRAINING_RECIPE = ("segments", "crops", "partial_bn")
@@ -248,8 +248,10 @@ class Table1aParams:
 
 @dataclasses.dataclass(frozen=True)
 class TemporalInput:
-    """One Table 1b cell: how the 2L input channels are built from flow fields."""
-    stacking: str = _spec(choices=STACKINGS, doc="flow | trajectory | bidirectional")
+    """One Table 1b cell: how the input channels are built (from flow fields, or from the frames
+    for ``rgb_diff``)."""
+    stacking: str = _spec(choices=STACKINGS, doc="flow | trajectory | bidirectional | rgb_diff "
+                          "(TSN's differences of consecutive RGB frames: 3L channels, no flow)")
     stack_length: int = _spec(lo=1, hi=64)
     mean_subtraction: bool = _spec()
 

@@ -120,8 +120,8 @@ def _score(stream: TrainedStream, archive: Path, protocol: EvaluateParams) -> np
 class Archives:
     """One video made ready for both nets, and what it took."""
     spatial_frames: Path
-    flow_frames: Path
-    flow: Path
+    flow_frames: Path             # the temporal net's frames (its RGB differences, or the flow's)
+    flow: Path | None             # None for a net on RGB differences: no flow computed
     decoded: int                  # frames decoded
     declared: int                 # frames the file declares (0: unknown)
     note: str | None              # the frames stage's warning about it (e.g. truncated)
@@ -130,13 +130,15 @@ class Archives:
 
 def make_archives(video: Path, spatial: TrainedStream, temporal: TrainedStream,
                   workdir: Path) -> Archives:
-    """Frames for the spatial net, frames for the flow, and flow archives of ``video``."""
+    """Frames for the spatial net, frames for the temporal net, and (unless that net reads RGB
+    differences) flow archives of ``video``."""
     started = time.perf_counter()
     digest = file_digest(video)
     frames: dict[str, tuple[dict[str, Any], Path]] = {}
     note = None
-    for name, recipe in (("spatial", spatial.data["recipe"]),
-                         ("temporal", temporal.data["recipe"]["frames"])):
+    differences = temporal.spec.reads_frames  # its data recipe is a frames recipe
+    temporal_frames = temporal.data["recipe"] if differences else temporal.data["recipe"]["frames"]
+    for name, recipe in (("spatial", spatial.data["recipe"]), ("temporal", temporal_frames)):
         recipe = {**recipe, "source_digest": digest}
         target = workdir / f"frames-{name}.zip"
         same = [p for r, p in frames.values() if r == recipe]
@@ -146,11 +148,13 @@ def make_archives(video: Path, spatial: TrainedStream, temporal: TrainedStream,
             note = decode_to_archive(Job(video.stem, video, target, recipe)) or note
         frames[name] = (recipe, target)
     decoded_at = time.perf_counter()
-    flow_recipe = {**temporal.data["recipe"], "frames": frames["temporal"][0]}
-    if temporal.spec.stacking != "bidirectional":
-        flow_recipe.pop("backward", None)  # forward fields are all this net reads: half the work
-    flow = workdir / "flow.zip"
-    flow_to_archive(Job(video.stem, frames["temporal"][1], flow, flow_recipe))
+    flow = None
+    if not differences:
+        flow_recipe = {**temporal.data["recipe"], "frames": frames["temporal"][0]}
+        if temporal.spec.stacking != "bidirectional":
+            flow_recipe.pop("backward", None)  # forward fields are all this net reads: half the work
+        flow = workdir / "flow.zip"
+        flow_to_archive(Job(video.stem, frames["temporal"][1], flow, flow_recipe))
     meta = read_meta(frames["spatial"][1]) or {}
     return Archives(frames["spatial"][1], frames["temporal"][1], flow, meta.get("n_frames", 0),
                     meta.get("declared_frames", 0), note,
@@ -169,7 +173,8 @@ def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
         started = time.perf_counter()
         spatial_scores = _score(spatial, made.spatial_frames, protocol)
         scored_spatial = time.perf_counter()
-        temporal_scores = _score(temporal, made.flow, protocol)
+        temporal_scores = _score(temporal, made.flow if made.flow is not None else made.flow_frames,
+                                 protocol)
         seconds = {**made.seconds, "spatial net": scored_spatial - started,
                    "temporal net": time.perf_counter() - scored_spatial}
         result = Prediction(video, spatial.classes, spatial_scores, temporal_scores,
@@ -177,7 +182,7 @@ def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
                             seconds=seconds, weights=weights)
         if svm is not None:
             result.svm = svm.scores(result.spatial, result.temporal)[0]
-        if picture is not None:
+        if picture is not None and made.flow is not None:
             from twostream.flow.colour import flow_picture, save_picture
 
             with ArchiveReader(made.flow) as f, ArchiveReader(made.flow_frames) as r:

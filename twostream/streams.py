@@ -22,6 +22,8 @@ from twostream.config import (ROLES, EvaluateParams, Params, ParamsError, Schedu
                               StreamParams, TemporalParams, scaled_schedule)
 from twostream.models import Pretrained, build_model
 from twostream.inputs.protocol import spatial_test_inputs, temporal_test_inputs
+from twostream.inputs.rgb_diff import n_differences
+from twostream.inputs.stacking import stack_channels
 from twostream.inputs.train_sets import SpatialTrainSet, TemporalTrainSet
 from twostream.store.zipstore import ArchiveReader, read_meta
 
@@ -40,11 +42,17 @@ class StreamSpec:
     trainable: str = "all"          # all | last (Table 1a's "train only the last layer")
     stack_length: int = 1           # temporal only
     mean_subtraction: bool = False  # temporal only
-    stacking: str = "flow"          # temporal only: flow | trajectory | bidirectional
+    stacking: str = "flow"          # temporal only: flow | trajectory | bidirectional | rgb_diff
 
     @property
     def in_channels(self) -> int:
-        return 3 if self.stream == "spatial" else 2 * self.stack_length
+        return 3 if self.stream == "spatial" else stack_channels(self.stacking, self.stack_length)
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether its inputs come from frames archives (spatial, or RGB differences) rather
+        than flow archives."""
+        return self.stream == "spatial" or self.stacking == "rgb_diff"
 
     @property
     def norm2(self) -> bool:
@@ -168,9 +176,9 @@ def warn_short_clips(spec: StreamSpec, archives: list[Path], log: Any) -> None:
     short = []
     for path in archives:
         meta = read_meta(path)
-        if meta is not None and meta["n_fields"] < spec.stack_length:
+        if meta is not None and (n_differences(meta) if spec.reads_frames else meta["n_fields"]) < spec.stack_length:
             short.append(path.stem)
     if short:
-        log.warning("%d clips have fewer than L+1=%d frames; their stacks repeat the last flow "
-                    "field (padding), clips with no field get zero stacks: %s", len(short),
+        log.warning("%d clips have fewer than L+1=%d frames; their stacks repeat the last field "
+                    "(padding), clips with no field get zero stacks: %s", len(short),
                     spec.stack_length + 1, ", ".join(short[:5]))

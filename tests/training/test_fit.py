@@ -91,3 +91,21 @@ def test_the_finetuned_row_needs_init_and_no_other_cell_takes_one(tmp_path):
     with pytest.raises(UserError, match="only for a row that fine-tunes"):
         fit_split(cell(params, "temporal", "alone"), params.run.seed, {}, 1, tmp_path,
                   torch.device("cpu"), None, init=tmp_path / "ucf.pt")
+
+
+def test_an_rgb_difference_net_trains_on_the_frames_archives(tiny_archives, tmp_path):
+    table, frames, flow = tiny_archives
+    csv = tmp_path / "ucf.csv"
+    table.to_csv(csv, index=False)
+    params = repo_params({**SMALL, "dropout": 0.5, "table1b": {
+        "flow3_sub": SMALL["table1b"]["flow3_sub"],
+        "rgb4": {"stacking": "rgb_diff", "stack_length": 4, "mean_subtraction": False}}})
+    chosen = cell(params, "temporal", "rgb4")
+    assert chosen.spec.in_channels == 12 and chosen.spec.reads_frames
+    with pytest.raises(UserError, match="--frames ucf101"):
+        training_data(chosen, {"ucf101": PartData(table, csv, flow)}, 1)
+    data = {"ucf101": PartData(table, csv, flow, frames)}
+    assert {p.parent.parent for p in training_data(chosen, data, 1).paths} == {frames}
+    payload = fit_split(chosen, params.run.seed, data, 1, tmp_path / "ckpt", torch.device("cpu"), None)["ucf101"]
+    model, _ = StreamSpec(**payload.spec).build(len(payload.classes))
+    model.load_state_dict(payload.state_dict)

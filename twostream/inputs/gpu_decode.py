@@ -206,10 +206,10 @@ def on_device(loader: Iterable[RawBatch], assemble, device: torch.device
 
 def raw_dataset(data: Dataset) -> Dataset | None:
     """The GPU-decoding twin of a training set, or None when its samples need the CPU path
-    (trajectory stacks)."""
+    (trajectory stacks, RGB differences)."""
     if isinstance(data, SpatialTrainSet):
         return RawSpatial(data)
-    if isinstance(data, TemporalTrainSet) and data.stacking != "trajectory":
+    if isinstance(data, TemporalTrainSet) and data.stacking not in ("trajectory", "rgb_diff"):
         return RawTemporal(data)
     return None
 

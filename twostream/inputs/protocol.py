@@ -11,7 +11,9 @@ import numpy as np
 from twostream.inputs.crops import equally_spaced, flip_image, protocol_crops
 from twostream.inputs.fields import read_fields
 from twostream.inputs.rgb import rgb_tensor
-from twostream.inputs.stacking import build_stack, first_start, flip_stack, stack_starts, subtract_mean_flow
+from twostream.inputs.rgb_diff import n_differences, read_differences
+from twostream.inputs.stacking import (build_stack, first_start, flip_stack, stack_channels, stack_starts,
+                                       subtract_mean_flow)
 from twostream.store.zipstore import ArchiveReader, frame_member
 
 
@@ -34,13 +36,19 @@ def spatial_test_inputs(reader: ArchiveReader, *, frames: int, crops: int,
 def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, input_size: int,
                          stack_length: int, mean_subtraction: bool, stacking: str = "flow"
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Equally spaced flow stacks, each cropped and flipped: the distinct inputs (n, 2L, s, s)
-    and each one's multiplicity among the ``frames * crops`` protocol inputs."""
-    n_fields = reader.meta["n_fields"]
+    """Equally spaced flow stacks (RGB-difference stacks from a frames archive for
+    ``rgb_diff``), each cropped and flipped: the distinct inputs (n, 2L or 3L, s, s) and each
+    one's multiplicity among the ``frames * crops`` protocol inputs."""
+    differences = stacking == "rgb_diff"  # read from a frames archive
+    n_fields = n_differences(reader.meta) if differences else reader.meta["n_fields"]
     if n_fields == 0:
-        zeros = np.zeros((crops, 2 * stack_length, input_size, input_size), np.float32)
+        zeros = np.zeros((crops, stack_channels(stacking, stack_length), input_size, input_size),
+                         np.float32)
         return zeros, np.full(crops, float(frames), np.float32)
-    decoded = {False: read_fields(reader, range(n_fields))}
+    if differences:
+        decoded = {False: read_differences(reader, range(n_fields))}
+    else:
+        decoded = {False: read_fields(reader, range(n_fields))}
     if stacking == "bidirectional":
         decoded[True] = read_fields(reader, range(n_fields), backward=True)
     first = first_start(stacking, stack_length)
@@ -51,5 +59,5 @@ def temporal_test_inputs(reader: ArchiveReader, *, frames: int, crops: int, inpu
                             n_fields, stacking)
         if mean_subtraction:
             stack = subtract_mean_flow(stack)
-        batches.append(protocol_crops(stack, input_size, crops, flip_stack))
+        batches.append(protocol_crops(stack, input_size, crops, flip_image if differences else flip_stack))
     return np.concatenate(batches), np.repeat(counts, len(batches[0])).astype(np.float32)

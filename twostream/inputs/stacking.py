@@ -1,4 +1,5 @@
-"""Temporal-stream inputs from flow fields: the paper's three stackings, mean subtraction, flips.
+"""Temporal-stream inputs from flow fields: the paper's three stackings, mean subtraction, flips;
+and TSN's RGB differences, stacked as flow fields are (:mod:`twostream.inputs.rgb_diff`).
 
 Pure array functions: fields are (N, H, W, 2) float arrays, stacks are (2L, H, W) with channels
 alternating d_x, d_y (channel 2k is d_x of the k-th field, 2k+1 its d_y), as in the paper.
@@ -7,7 +8,8 @@ alternating d_x, d_y (channel 2k is d_x of the k-th field, 2k+1 its d_y), as in 
 - ``trajectory``: field tau+k-1 sampled at p_k, where p_1 is the pixel and
   p_k = p_{k-1} + d_{tau+k-2}(p_{k-1}) (bilinear), i.e. along the motion trajectory;
 - ``bidirectional``: L/2 forward fields tau..tau+L/2-1, then L/2 backward fields (frame j+1 -> j)
-  for j = tau-1 down to tau-L/2: still 2L channels.
+  for j = tau-1 down to tau-L/2: still 2L channels;
+- ``rgb_diff``: differences tau..tau+L-1 of consecutive RGB frames: 3L channels, no flow.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ def stack_starts(n_fields: int, length: int, count: int) -> list[int]:
 
 
 def stack_fields(fields: np.ndarray) -> np.ndarray:
-    """(L, H, W, 2) fields -> (2L, H, W) stack, channels alternating d_x, d_y."""
-    length, height, width, _ = fields.shape
-    return np.ascontiguousarray(fields.transpose(0, 3, 1, 2).reshape(2 * length, height, width))
+    """(L, H, W, C) fields -> (C L, H, W) stack: for flow (C = 2) channels alternating d_x, d_y;
+    for RGB differences (C = 3) R, G, B of each difference in turn."""
+    length, height, width, channels = fields.shape
+    return np.ascontiguousarray(fields.transpose(0, 3, 1, 2).reshape(channels * length, height, width))
+
+
+def stack_channels(stacking: str, length: int) -> int:
+    """Input channels of an L-stack: 2L flow channels, or 3L for RGB differences."""
+    return 3 * length if stacking == "rgb_diff" else 2 * length
 
 
 def subtract_mean_flow(stack: np.ndarray) -> np.ndarray:
@@ -79,7 +87,7 @@ def bidirectional_indices(start: int, length: int, n_fields: int) -> tuple[list[
 
 def build_stack(read: FieldReader, start: int, length: int, n_fields: int, kind: str) -> np.ndarray:
     """The (2L, H, W) input of stacking ``kind`` starting at field ``start``."""
-    if kind == "flow":
+    if kind in ("flow", "rgb_diff"):  # rgb_diff: ``read`` gives differences, not flow
         return stack_fields(read(stack_indices(start, length, n_fields), False))
     if kind == "trajectory":
         return stack_fields(trajectory_fields(read(stack_indices(start, length, n_fields), False)))

@@ -24,8 +24,9 @@ from twostream.inputs.fields import FieldCache, read_fields
 from twostream.inputs.rgb import Jitter, apply_jitter, draw_jitter, rgb_tensor
 from twostream.inputs.sampler import Key
 from twostream.inputs.segments import segment_positions
+from twostream.inputs.rgb_diff import n_differences, read_differences
 from twostream.inputs.stacking import (bidirectional_indices, build_stack, first_start, flip_stack,
-                                       stack_indices, subtract_mean_flow)
+                                       stack_channels, stack_indices, subtract_mean_flow)
 from twostream.store.zipstore import ArchiveReader, frame_member
 
 
@@ -108,7 +109,8 @@ class SpatialTrainSet(_ArchiveSet):
 
 class TemporalTrainSet(_ArchiveSet):
     """One random stack of L flow fields per video (per segment): crop, flip (negating d_x),
-    mean subtraction."""
+    mean subtraction. With ``stacking="rgb_diff"`` the archives are frames archives and the
+    stack is L RGB differences."""
 
     def __init__(self, archives: Sequence[Path], labels: Sequence[int], *, input_size: int,
                  stack_length: int, mean_subtraction: bool, seed: int, stacking: str = "flow",
@@ -118,10 +120,18 @@ class TemporalTrainSet(_ArchiveSet):
         self.stacking = stacking
         self.cache = FieldCache(cache_mb) if cache_mb > 0 else None
 
+    @property
+    def reads_frames(self) -> bool:
+        """RGB differences are read from frames archives, every other stacking from flow."""
+        return self.stacking == "rgb_diff"
+
+    def n_fields(self, meta: dict) -> int:
+        return n_differences(meta) if self.reads_frames else meta["n_fields"]
+
     def plan(self, reader: ArchiveReader, rng: np.random.Generator) -> TemporalPlan | None:
         """Every random choice of one sample (None: a clip with no flow field, a zero stack)."""
         meta = reader.meta
-        n_fields = meta["n_fields"]
+        n_fields = self.n_fields(meta)
         if n_fields == 0:
             return None
         first = first_start(self.stacking, self.stack_length)
@@ -143,16 +153,20 @@ class TemporalTrainSet(_ArchiveSet):
         size = self.input_size
         plan = self.plan(reader, rng)
         if plan is None:
-            zeros = np.zeros((2 * self.stack_length, size, size), np.float32)
+            zeros = np.zeros((stack_channels(self.stacking, self.stack_length), size, size), np.float32)
             return self._shaped([zeros] * self.segments)
+        if self.reads_frames:
+            read = lambda idx, back: read_differences(reader, idx)  # noqa: E731
+        else:
+            read = lambda idx, back: read_fields(reader, idx, back, self.cache)  # noqa: E731
+        flip = flip_image if self.reads_frames else flip_stack  # a mirrored difference keeps its sign
         snippets = []
         for start in plan.starts:
-            stack = build_stack(lambda idx, back: read_fields(reader, idx, back, self.cache), start,
-                                self.stack_length, reader.meta["n_fields"], self.stacking)
+            stack = build_stack(read, start, self.stack_length, self.n_fields(reader.meta), self.stacking)
             if self.mean_subtraction:
                 stack = subtract_mean_flow(stack)
-            stack = crop_resized(stack, plan.region, size, flow=True)
+            stack = crop_resized(stack, plan.region, size, flow=not self.reads_frames)
             if plan.flip:
-                stack = flip_stack(stack)
+                stack = flip(stack)
             snippets.append(stack)
         return self._shaped(snippets)

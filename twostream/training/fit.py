@@ -25,7 +25,7 @@ from twostream.inputs.sampler import BalancedBatches
 from twostream.datasets.splits import class_names, select
 from twostream.store.zipstore import archive_name, read_meta
 from twostream.datasets.overlap import ClassListError, extra_classes
-from twostream.streams import Cell, train_set, warn_short_clips
+from twostream.streams import Cell, StreamSpec, train_set, warn_short_clips
 from twostream.training.tasks import (Head, Heads, batch_pools, class_layer_key, rows_of,
                                       without_class_layer)
 from twostream.models.model_file import ModelFile
@@ -97,10 +97,22 @@ def decodes_on_gpu(dataset: Dataset, device: torch.device, gpu_decode: bool) -> 
 
 @dataclass(frozen=True)
 class PartData:
-    """One dataset part's data for training: its split table and its archives folder."""
+    """One dataset part's data for training: its split table and its archives folder (frames
+    for the spatial stream, flow for the temporal one); ``frames_dir``: its frames, for a
+    temporal net on RGB differences."""
     table: pd.DataFrame
     table_csv: Path
     data_dir: Path
+    frames_dir: Path | None = None
+
+    def archives(self, spec: StreamSpec, part: str) -> Path:
+        """The folder whose archives ``spec``'s inputs are made from (``part``: this part's name)."""
+        if spec.stream == "temporal" and spec.reads_frames:
+            if self.frames_dir is None:
+                raise UserError(f"a {spec.stacking} temporal net reads the {part} frames archives: "
+                                f"give them with --frames {part} data/{part}/frames")
+            return self.frames_dir
+        return self.data_dir
 
 
 @dataclass
@@ -121,7 +133,7 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
                          f"no data given for {missing}")
     first = data[cell.parts[0]]
     first_classes = tuple(class_names(first.table))
-    paths, labels = available_archives(select(first.table, split, "train"), first.data_dir)
+    paths, labels = available_archives(select(first.table, split, "train"), first.archives(cell.spec, cell.parts[0]))
     own = Head(cell.parts[0], first_classes, 0)
     if cell.row is not None and cell.row.extra_classes:  # one softmax over hmdb51's classes and the added ucf101 ones
         other = data[cell.parts[1]]
@@ -135,13 +147,14 @@ def training_data(cell: Cell, data: dict[str, PartData], split: int) -> Training
         rows = select(other.table, split, "train")
         rows = rows[rows["class"].isin(added)].copy()
         rows["label"] = [len(first_classes) + added.index(c) for c in rows["class"]]
-        more_paths, more_labels = available_archives(rows, other.data_dir)
+        more_paths, more_labels = available_archives(rows, other.archives(cell.spec, cell.parts[1]))
         heads = Heads((Head(cell.parts[0], first_classes + tuple(added), 0),))
         return TrainingData(paths + more_paths, labels + more_labels, heads, {own.part: own}, added)
     if cell.row is not None and cell.row.multitask:  # one head per part, stacked
         other = data[cell.parts[1]]
         second = Head(cell.parts[1], tuple(class_names(other.table)), own.stop)
-        more_paths, more_labels = available_archives(select(other.table, split, "train"), other.data_dir)
+        more_paths, more_labels = available_archives(select(other.table, split, "train"),
+                                                     other.archives(cell.spec, cell.parts[1]))
         heads = Heads((own, second))
         return TrainingData(paths + more_paths, labels + [second.start + x for x in more_labels],
                             heads, {own.part: own, second.part: second})
@@ -214,7 +227,7 @@ def fit_split(cell: Cell, run_seed: int, data: dict[str, PartData], split: int,
     if world.main and decodes_on_gpu(dataset, device, block.gpu_decode):
         log.info("decoding training JPEGs on %s (gpu_decode)", device)
     elif world.main and device.type == "cuda" and block.gpu_decode:
-        log.info("gpu_decode: trajectory stacks are built by the CPU loader")
+        log.info("gpu_decode: trajectory and RGB-difference stacks are built by the CPU loader")
     if world.main:
         log.info("%s %s split %d: %d videos of %s, heads %s, %d iterations (lr/10 at %s), %s%s on %s",
                  spec.stream, cell.name, split, len(videos.paths), "+".join(cell.parts),
