@@ -12,15 +12,15 @@ import argparse
 import logging
 from pathlib import Path
 
-from twostream.config import TRAINING_RECIPE, as_dict, load_params
+from twostream.config import load_params
+from twostream.datasets.splits import load_table
 from twostream.errors import run_entry_point
-from twostream.evaluation.scoring import accuracy, for_inference, score_videos
+from twostream.evaluation.score_model import score_model
+from twostream.evaluation.scores import ScoreFile, save_scores
+from twostream.evaluation.scoring import accuracy
 from twostream.models.model_file import ModelFile
 from twostream.runtime import configure_logging, pick_device
-from twostream.evaluation.scores import ScoreFile, save_scores
-from twostream.datasets.splits import load_table
-from twostream.store.zipstore import archive_name
-from twostream.streams import STREAMS, StreamSpec, test_inputs, warn_short_clips
+from twostream.streams import STREAMS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,32 +46,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.models_dir}: no split<k>.pt model files; run train_{args.stream}")
     for model_file in models:
         saved = ModelFile.load(model_file, args.stream)
-        spec = StreamSpec(**saved.spec)
-        model, _ = spec.build(len(saved.classes))
-        model.load_state_dict(saved.state_dict)
         split = saved.split
         rows = table[table[f"split{split}"].isin(args.sides.split(","))].reset_index(drop=True)
-        source = args.data_dir
-        if spec.stream == "temporal" and spec.reads_frames:
-            if args.frames is None:
-                raise SystemExit(f"{model_file}: a {spec.stacking} net reads the frames archives; "
-                                 f"give them with --frames data/<part>/frames")
-            source = args.frames
-        archives = [source / archive_name(v) for v in rows["id"]]
-        warn_short_clips(spec, archives, log)
-        model = for_inference(model, spec.in_channels, spec.input_size, device, log)
-        amp = bool(saved.params["amp"]) and device.type == "cuda"  # what autocast will do
-        scores = score_videos(model, archives, lambda r: test_inputs(spec, r, protocol),
-                              num_classes=len(saved.classes), batch_size=protocol.batch_size,
-                              device=device, desc=f"{args.stream} {args.models_dir.name} split {split}",
-                              amp=amp, channels_last=True)
+        scores, meta = score_model(saved, rows, args.data_dir, args.frames, protocol, device, log,
+                                   args.models_dir.name)
         subset = rows[f"split{split}"].to_numpy()
         labels = rows["label"].to_numpy()
-        meta = {"stream": args.stream, "split": split, "spec": saved.spec, "data": saved.data,
-                "cell": saved.cell, "weights": saved.weights, "schedule": saved.schedule,
-                "trained_with": saved.trained_with, "classes": saved.classes,
-                "training": {k: saved.params.get(k) for k in TRAINING_RECIPE},
-                "protocol": as_dict(protocol), "device": device.type, "amp": amp}
         save_scores(args.scores_dir / f"split{split}.npz",
                     ScoreFile(rows["id"].to_numpy(), labels, subset, scores, meta))
         for side in args.sides.split(","):

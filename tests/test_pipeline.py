@@ -51,8 +51,8 @@ TRAINED = ({f"train_spatial_ucf101@{c}" for c in SPATIAL_CELLS} | {f"evaluate_sp
            | {f"train_temporal_hmdb51_{r}" for r in TABLE2[:3]} | {f"evaluate_temporal_hmdb51@{r}" for r in TABLE2}
            | {"train_temporal_multitask", "evaluate_temporal_ucf101_multitask", "train_spatial_hmdb51",
               "evaluate_spatial_hmdb51"})
-PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "evaluate_trainset_spatial",
-                                            "evaluate_trainset_temporal", "fuse") for part in PARTS}
+PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "svm_scores_spatial",
+                                            "svm_scores_temporal", "fuse") for part in PARTS}
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -140,7 +140,7 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     experiment = _run(["dvc", "exp", "run", "-S", "dropout=0.9"], project)
     # ucf101's last_layer-0.9 cell is trained already; hmdb51 trains only its fused spatial net
     assert _ran(experiment) == {"train_spatial_hmdb51", "evaluate_spatial_hmdb51",
-                                "evaluate_trainset_spatial@ucf101", "evaluate_trainset_spatial@hmdb51",
+                                "svm_scores_spatial@ucf101", "svm_scores_spatial@hmdb51",
                                 "fuse@ucf101", "fuse@hmdb51", "report"}
     tables = json.loads((project / "metrics/tables.json").read_text())
     assert tables["provenance"]["fused"]["ucf101"]["spatial"] == "last_layer-0.9"

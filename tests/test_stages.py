@@ -19,6 +19,8 @@ ARGS = {  # each stage's arguments, as dvc.yaml gives them (the paths need not e
     "train": ["spatial", "last_layer-0.5", "--data", "ucf101", "frames", "splits.csv",
               "--out", "ucf101", "models", "--live", "live"],
     "evaluate": ["spatial", "frames", "splits.csv", "models", "scores"],
+    "svm_scores": ["spatial", "last_layer-0.5", "--part", "ucf101", "--model", "models",
+                   "--data", "ucf101", "frames", "splits.csv", "--out", "scores"],
     "fuse": ["s", "t", "train", "fused"],
     "report": ["scores", "tables.json", "summary.json", "tables.md", "plots"],
 }

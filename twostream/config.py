@@ -36,7 +36,9 @@ TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
 STACKINGS = ("flow", "trajectory", "bidirectional", "rgb_diff")  # twostream.inputs.stacking
-CROP_SCHEMES = ("random", "corners_scales")  # twostream.inputs.crops: the paper's, TSN's
+CROP_SCHEMES = ("random", "corners_scales")
+# Which nets score the training videos the fusion SVM learns from (twostream.evaluation.cross_fit).
+SVM_SCORES = ("trainset", "out_of_fold", "held_out")  # twostream.inputs.crops: the paper's, TSN's
 # The stream keys of TSN's training recipe, recorded with each net's scores for the report.
 TRAINING_RECIPE = ("segments", "crops", "partial_bn")
 
@@ -309,6 +311,12 @@ class FusionParams:
                                      doc="one C, or candidates chosen by cross-validation")
     svm_folds: int = _spec(lo=2, doc="folds of that cross-validation (training videos only)")
     svm_workers: int = _spec(lo=0, doc="processes for that cross-validation's fits; 0 = one per core")
+    svm_scores: str = _spec(choices=SVM_SCORES,
+                            doc="the SVM's training scores: from the fused nets themselves "
+                                "(trainset), from cross-fitted nets (out_of_fold), or from one "
+                                "fold net's held-out fold (held_out)")
+    cross_fits: int = _spec(lo=2, doc="folds (and fold nets per stream and split) of out_of_fold; "
+                                      "held_out holds out one of that many")
     weights: tuple[float, ...] = _spec(lo=0.0, doc="fusion by averaging: the weights of the "
                                        "spatial and the temporal softmax scores (the paper: 1, 1; "
                                        "TSN: 1, 1.5)")

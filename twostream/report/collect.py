@@ -179,6 +179,9 @@ def collect_results(scores_dir: Path, params: Params, log: logging.Logger) -> Ru
                 "training": meta.get("training", {})}
         fusion_recipe = next(iter(fused["fusion_average"].values())).meta.get("fusion", {})
         provenance.setdefault("fusion_weights", {})[part] = fusion_recipe.get("weights")
+        provenance.setdefault("svm_scores", {})[part] = (
+            None if "svm_scores" not in fusion_recipe else
+            {"mode": fusion_recipe["svm_scores"], "folds": fusion_recipe.get("cross_fits")})
     fusions = table3_fusions(found, params, accuracies["ucf101"]["fusion_svm"])
     provenance["schedules"] = {f"{part}/{stream}/{name}": files[min(files)].meta.get("schedule")
                                for (part, stream, name), files in found.scores.items()}

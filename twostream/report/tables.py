@@ -274,6 +274,17 @@ def recipe_name(spatial: dict[str, Any], temporal: dict[str, Any], temporal_init
     return "the paper's + " + ", ".join(chosen)
 
 
+def svm_source(svm_scores: dict[str, Any] | None) -> str | None:
+    """What the fusion SVM was fitted on, in words (the paper does not say)."""
+    if svm_scores is None:
+        return None
+    folds = svm_scores.get("folds")
+    return {"trainset": "the fused nets' scores on their own training videos",
+            "out_of_fold": f"out-of-fold scores of {folds} cross-fitted nets per stream",
+            "held_out": f"one fold net's scores on its held-out fold (1/{folds} of the videos)",
+            }.get(svm_scores["mode"], svm_scores["mode"])
+
+
 def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[dict[str, Any]]:
     """What the fused pair of ``part`` ran with beside the paper's setting: frame size and
     length, crops, network width, iterations, flow and the test protocol, read from the score
@@ -305,6 +316,7 @@ def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[
     ]
     s_train, t_train = spatial.get("training") or {}, temporal.get("training") or {}
     weights = (provenance.get("fusion_weights") or {}).get(part)
+    svm_scores = (provenance.get("svm_scores") or {}).get(part)
     both = lambda key: (f"{s_train.get(key)} / {t_train.get(key)}"  # noqa: E731
                         if s_train or t_train else None)
     rows += [
@@ -319,6 +331,7 @@ def settings_vs_paper(provenance: dict[str, Any], part: str = "ucf101") -> list[
          "False / False"),
         ("fusion.weights", "averaging weights (spatial : temporal)",
          None if weights is None else " : ".join(f"{w:g}" for w in weights), "1 : 1"),
+        ("fusion.svm_scores", "the SVM learns from", svm_source(svm_scores), "not given"),
     ]
     return [{"param": key, "setting": name, "ours": ours, "paper": paper}
             for key, name, ours, paper in rows]
