@@ -2,6 +2,7 @@
 
     python bench/tsn_ablation.py                        # every row, splits 1 2 3
     python bench/tsn_ablation.py --rows paper segments  # some rows
+    python bench/tsn_ablation.py --rows paper --svm-scores trainset out_of_fold held_out
     python bench/tsn_ablation.py --dry-run              # print the dvc commands only
 
 Each row is one ``dvc exp run fuse@ucf101`` on ``presets/ucf101-real10.yaml`` (the real-footage
@@ -34,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from twostream.config import SVM_SCORES  # noqa: E402
 from twostream.evaluation.scores import load_scores, split_files  # noqa: E402
 from twostream.evaluation.scoring import accuracy  # noqa: E402
 from twostream.presets import load_preset, preset_flags  # noqa: E402
@@ -94,6 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", help="the clips' folder (default: the preset's folder.root)")
     parser.add_argument("--splits", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rows", nargs="+", help="row names (default: all)")
+    parser.add_argument("--svm-scores", nargs="+", default=["trainset"], choices=SVM_SCORES,
+                        help="fusion.svm_scores values, each a run of every row (the nets come "
+                             "back from the run cache after the first)")
+    parser.add_argument("--cross-fits", type=int, default=3, help="fusion.cross_fits")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="more -S overrides for every row, after the row's")
     parser.add_argument("--dry-run", action="store_true")
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     base = load_preset(ROOT / "presets/ucf101-real10.yaml", ROOT)
     if args.root:
         base["folder.root"] = str(Path(args.root).resolve())
-    base |= {"run.splits": args.splits, "table1a.settings": ["finetune"], "table1a.dropouts": [0.5],
+    base |= {"fusion.cross_fits": args.cross_fits, "run.splits": args.splits, "table1a.settings": ["finetune"], "table1a.dropouts": [0.5],
              "dropout": 0.5, "fusion.spatial": "finetune", "fusion.temporal": "flow10_sub"}
     table = rows(load_preset(ROOT / "presets/tsn.yaml", ROOT))
     by_name = {r.name: r for r in table}
@@ -115,15 +121,17 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("params.yaml differs from the last commit: every row is set on the committed "
                          "params (commit or stash the change first)")
     results = []
-    for row in chosen:
-        values = base | row.values
-        command = ["dvc", "exp", "run", "-n", f"tsn-ablation-{row.name}", "fuse@ucf101", *preset_flags(values)]  # +key: a new key
+    runs = [(row, mode) for row in chosen for mode in args.svm_scores]
+    for row, mode in runs:
+        values = base | row.values | {"fusion.svm_scores": mode}
+        name = f"tsn-ablation-{row.name}" + ("" if mode == "trainset" else f"-{mode}")
+        command = ["dvc", "exp", "run", "-n", name, "fuse@ucf101", *preset_flags(values)]  # +key: a new key
         for extra in args.set:
             command += ["-S", extra]
         print(" ".join(command), flush=True)
         if args.dry_run:
             continue
-        log = ROOT / "tmp" / f"tsn-ablation-{row.name}.log"
+        log = ROOT / "tmp" / f"{name}.log"
         log.parent.mkdir(exist_ok=True)
         begin = time.perf_counter()
         run_timed(command, log)
@@ -132,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(["git", "checkout", "HEAD", "--", "params.yaml"], cwd=ROOT, check=True)
         scores = ROOT / "metrics/scores/ucf101"
         spatial, temporal = fused_pair({k.lstrip("+"): v for k, v in values.items()})
-        results.append((row, seconds, {
+        results.append((row, mode, seconds, {
             "spatial": accuracies(scores / spatial), "temporal": accuracies(scores / temporal),
             "fusion average": accuracies(scores / "fused/average"),
             "fusion svm": accuracies(scores / "fused/svm")}))
@@ -154,8 +162,10 @@ def main(argv: list[str] | None = None) -> None:
             return "-"
         return f"**{np.mean(accs):.1f}** ({' / '.join(f'{a:.1f}' for a in accs)})"
 
-    for row, seconds, accs in results:
+    for row, mode, seconds, accs in results:
         label = row.label + (f" [{row.note}]" if row.note else "")
+        if mode != "trainset":
+            label += f", SVM on {mode.replace('_', '-')} scores (fusion.cross_fits {args.cross_fits})"
         lines.append(f"| {label} | " + " | ".join(cell(accs[k]) for k in
                                                    ("spatial", "temporal", "fusion average", "fusion svm"))
                      + f" | {seconds:.0f} |")
