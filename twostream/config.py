@@ -237,7 +237,7 @@ class TemporalParams(StreamParams):
                           "replicated to 2L channels (not in the paper)")
     weights: str = _spec(doc="ImageNet weights file when init is cross_modality")
     dropout: float = _spec(lo=0.0, hi=1.0, hi_open=True)
-    cache_mb: float = _spec(lo=0.0, doc="decoded flow fields kept in memory per loader "
+    cache_mb: float = _spec(lo=0.0, doc="decoded flow fields (frames, for rgb_diff) kept in memory per loader "
                                                 "process (uint8, least recently used out); 0 = none")
 
 

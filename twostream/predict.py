@@ -21,8 +21,7 @@ import torch
 from twostream.config import EvaluateParams
 from twostream.evaluation.scoring import for_inference, score_inputs
 from twostream.flow.extract import flow_to_archive
-from twostream.evaluation.fusion import FusionSvm, SvmFileError
-from twostream.evaluation.late_fusion import fused_average
+from twostream.evaluation.fusion import FusionSvm, SvmFileError, average_fusion
 from twostream.frames.extract import decode_to_archive, file_digest
 from twostream.models.model_file import ModelFile, ModelFileError  # noqa: F401 (raised to the cli)
 from twostream.store.pervideo import Job
@@ -72,7 +71,7 @@ class Prediction:
 
     @property
     def fused(self) -> np.ndarray:
-        return fused_average(self.spatial, self.temporal, self.weights)
+        return average_fusion(self.spatial, self.temporal, weights=self.weights)
 
     def top(self, k: int = 5) -> list[tuple[str, float, float, float, float | None]]:
         """(class, spatial, temporal, average, svm) for the ``k`` best classes: by the SVM when

@@ -150,13 +150,11 @@ def test_liblinear_crammer_singer_ignores_max_iter_so_the_cap_is_its_own():
 def test_weighted_fusion_averages_softmax_scores_with_the_weights():
     """TSN's 1 : 1.5 on two softmax score vectors: the weighted mean of the probabilities (a
     distribution again), which picks another class than the same weights on the logits."""
-    from twostream.evaluation.late_fusion import fused_average
-
     logits_s, logits_t = np.array([[0.0, 3.0, 0.0]]), np.array([[2.0, 0.0, 1.5]])
     softmax = lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)  # noqa: E731
     s, t = softmax(logits_s).astype(np.float32), softmax(logits_t).astype(np.float32)
-    fused = fused_average(s, t, (1.0, 1.5))
+    fused = average_fusion(s, t, weights=(1.0, 1.5))
     assert np.allclose(fused, (s + 1.5 * t) / 2.5) and np.allclose(fused.sum(1), 1.0)
     on_logits = softmax(logits_s + 1.5 * logits_t)
     assert fused.argmax() != on_logits.argmax()
-    assert np.array_equal(fused_average(s, t, (1.0, 1.0)), average_fusion(s, t))
+    assert np.array_equal(average_fusion(s, t, weights=(2.0, 2.0)), average_fusion(s, t))

@@ -29,11 +29,12 @@ def average_fusion(*streams: np.ndarray, weights: tuple[float, ...] | None = Non
     """Mean of the streams' softmax scores (the paper's fusion by averaging); ``weights``, one per
     stream, make it the weighted mean (TSN: spatial 1, temporal 1.5). The scores must be softmax
     probabilities, as the score files hold, not class-layer outputs: a weight on logits also
-    sharpens or flattens that stream's distribution."""
-    if weights is None:
-        return np.mean(np.stack(streams), axis=0)
-    if len(weights) != len(streams) or not sum(weights) > 0:
+    sharpens or flattens that stream's distribution. Equal weights are the plain mean, bit for
+    bit (the paper's figures do not move with the scale of equal weights)."""
+    if weights is not None and (len(weights) != len(streams) or not sum(weights) > 0):
         raise ValueError(f"weights {list(weights)}: one per stream ({len(streams)}), not all 0")
+    if weights is None or len(set(weights)) == 1:
+        return np.mean(np.stack(streams), axis=0)
     total = sum(w * s for w, s in zip(weights, streams))
     return total / np.float32(sum(weights))
 

@@ -50,13 +50,6 @@ def check_pairing(pair: PairScores, split: int) -> None:
                            f"scores; rerun `dvc repro`")
 
 
-def fused_average(spatial: np.ndarray, temporal: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
-    """Fusion by averaging at ``fusion.weights``: the paper's plain mean when they are equal."""
-    if weights[0] == weights[1]:
-        return average_fusion(spatial, temporal)
-    return average_fusion(spatial, temporal, weights=tuple(weights))
-
-
 def fuse_split(pair: PairScores, split: int, fusion: FusionParams, cells: dict[str, str]) -> FusedSplit:
     """Averaging and the SVM (C chosen by cross-validation on the training videos only) on one
     split's test videos. ``cells``: the pair's names where a score file does not record them."""
@@ -71,5 +64,5 @@ def fuse_split(pair: PairScores, split: int, fusion: FusionParams, cells: dict[s
             "svm": choice,
             "cells": {"spatial": pair.spatial.meta.get("cell", cells["spatial"]),
                       "temporal": pair.temporal.meta.get("cell", cells["temporal"])}}
-    scores = {"average": fused_average(s_test, t_test, fusion.weights), "svm": svm.scores(s_test, t_test)}
+    scores = {"average": average_fusion(s_test, t_test, weights=fusion.weights), "svm": svm.scores(s_test, t_test)}
     return FusedSplit(ids, labels, scores, svm, meta)

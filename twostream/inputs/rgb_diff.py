@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from twostream.inputs.decoded_cache import DecodedCache
 from twostream.inputs.rgb import rgb_tensor
 from twostream.store.zipstore import ArchiveReader, frame_member
 
@@ -22,15 +23,19 @@ def n_differences(meta: dict) -> int:
     return max(int(meta["n_frames"]) - 1, 0)
 
 
-def read_differences(reader: ArchiveReader, indices: Sequence[int]) -> np.ndarray:
+def read_differences(reader: ArchiveReader, indices: Sequence[int],
+                     cache: DecodedCache | None = None) -> np.ndarray:
     """Differences ``indices`` of a frames archive -> (len, H, W, 3) float32 (channels last, as
-    flow fields are read)."""
+    flow fields are read). ``cache``: decoded frames kept across calls (training)."""
     count = n_differences(reader.meta)
     frames: dict[int, np.ndarray] = {}
 
     def frame(i: int) -> np.ndarray:
         if i not in frames:
-            frames[i] = rgb_tensor(reader.image(frame_member(i)))
+            name = frame_member(i)
+            decoded = (reader.image(name) if cache is None else
+                       cache.get((str(reader.path), name), lambda: reader.image(name)))
+            frames[i] = rgb_tensor(decoded)
         return frames[i]
 
     out = []

@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 from twostream.config import CROP_SCHEMES
 from twostream.inputs.crops import (Region, corner_scale_region, crop_resized, flip_image,
                                     random_box, square_region)
-from twostream.inputs.fields import FieldCache, read_fields
+from twostream.inputs.decoded_cache import DecodedCache
+from twostream.inputs.fields import read_fields
 from twostream.inputs.rgb import Jitter, apply_jitter, draw_jitter, rgb_tensor
 from twostream.inputs.sampler import Key
 from twostream.inputs.segments import segment_positions
@@ -118,7 +119,7 @@ class TemporalTrainSet(_ArchiveSet):
         super().__init__(archives, labels, input_size, seed, segments, crops)
         self.stack_length, self.mean_subtraction = stack_length, mean_subtraction
         self.stacking = stacking
-        self.cache = FieldCache(cache_mb) if cache_mb > 0 else None
+        self.cache = DecodedCache(cache_mb) if cache_mb > 0 else None  # flow fields or frames
 
     @property
     def reads_frames(self) -> bool:
@@ -156,7 +157,7 @@ class TemporalTrainSet(_ArchiveSet):
             zeros = np.zeros((stack_channels(self.stacking, self.stack_length), size, size), np.float32)
             return self._shaped([zeros] * self.segments)
         if self.reads_frames:
-            read = lambda idx, back: read_differences(reader, idx)  # noqa: E731
+            read = lambda idx, back: read_differences(reader, idx, self.cache)  # noqa: E731
         else:
             read = lambda idx, back: read_fields(reader, idx, back, self.cache)  # noqa: E731
         flip = flip_image if self.reads_frames else flip_stack  # a mirrored difference keeps its sign

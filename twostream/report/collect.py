@@ -17,7 +17,7 @@ from twostream.cells import (MULTITASK, TABLE2_ROWS, fused_spatial_cell, spatial
                              temporal_cells)
 from twostream.config import ROLES, Params, TemporalInput
 from twostream.errors import UserError
-from twostream.evaluation.late_fusion import fused_average
+from twostream.evaluation.fusion import average_fusion
 from twostream.evaluation.scores import ScoreFile, load_scores, split_files
 from twostream.evaluation.scoring import accuracy
 from twostream.report.tables import (CellResult, FusionResult, RunResults, confusion_rows,
@@ -137,7 +137,7 @@ def table3_fusions(found: _Found, params: Params, svm_accuracy: dict[int, float]
             if not np.array_equal(ids, spatial_ids):
                 raise ReportError(f"split {split}: {name} scored other test videos than the spatial "
                                   f"stream; rerun `dvc repro`")
-            per_split[split] = accuracy(fused_average(a, b, params.fusion.weights), labels)
+            per_split[split] = accuracy(average_fusion(a, b, weights=params.fusion.weights), labels)
         fusions.append(FusionResult(name, table3_label(name, params.table1b), "averaging", per_split))
     temporal = params.fusion.temporal
     fusions.append(FusionResult(temporal, table3_label(temporal, params.table1b), "SVM", svm_accuracy))
