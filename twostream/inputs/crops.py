@@ -7,6 +7,7 @@ Pure functions over (C, H, W) arrays and box tuples, so the geometry is testable
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ Box = tuple[int, int, int]  # (top, left, size)
 Region = tuple[int, int, int, int]  # (top, left, height, width), resized to the input size
 # TSN's crop sizes, as fractions of the frame's short side (Wang et al. 2016, Sec. 3.3).
 TSN_SCALES = (1.0, 0.875, 0.75, 0.66)
+T = TypeVar("T")  # a numpy array or a torch tensor
 
 
 def random_box(height: int, width: int, size: int, rng: np.random.Generator) -> Box:
@@ -54,10 +56,16 @@ def crop_resized(array: np.ndarray, region: Region, size: int, flow: bool = Fals
         return out
     resized = np.stack([cv2.resize(np.ascontiguousarray(c), (size, size), interpolation=cv2.INTER_LINEAR)
                         for c in out])
-    if flow:
-        resized[0::2] *= np.float32(size / width)
-        resized[1::2] *= np.float32(size / height)
-    return resized
+    return scale_displacements(resized, height, width, size) if flow else resized
+
+
+def scale_displacements(stack: T, height: int, width: int, size: int) -> T:
+    """A flow stack (channels d_x, d_y, d_x, ...) cut at height x width and resized to size x
+    size, its displacements scaled in place by the same zoom: numpy (the CPU loader) or torch
+    (GPU decoding) alike."""
+    stack[0::2] *= size / width
+    stack[1::2] *= size / height
+    return stack
 
 
 def five_boxes(height: int, width: int, size: int) -> list[Box]:

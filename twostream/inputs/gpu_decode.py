@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from twostream.store.flow_jpeg import ZERO_CODE, code_step
+from twostream.inputs.crops import scale_displacements
 from twostream.inputs.rgb import RGB_MEAN, RGB_STD
 from twostream.inputs.sampler import Key
 from twostream.inputs.train_sets import SpatialTrainSet, TemporalTrainSet
@@ -185,9 +186,7 @@ def temporal_batch(raw: RawBatch, size: int, stack_length: int, mean_subtraction
                 stack = stack - stack.mean(dim=(1, 2), keepdim=True)
             stack = stack[:, top:top + height, left:left + width]
             if (height, width) != (size, size):  # displacements scale with the zoom
-                stack = _resized(stack, size)
-                stack[0::2] *= size / width
-                stack[1::2] *= size / height
+                stack = scale_displacements(_resized(stack, size), height, width, size)
             if n[2]:
                 stack = stack.flip(-1)
                 stack[0::2] = -stack[0::2]
