@@ -146,7 +146,11 @@ def flow_command(args: argparse.Namespace) -> int:
     from twostream.flow.from_videos import TOOL_FLOW, compute_flow, find_videos, tool_settings
     from twostream.runtime import configure_logging, torchrun_shard
 
-    videos, bad = find_videos(args.inputs)
+    try:
+        videos, bad = find_videos(args.inputs)
+    except UserError as err:
+        print(f"twostream flow: {err}", file=sys.stderr)
+        return 2
     for path, why in bad.items():
         print(f"{path}: {why}", file=sys.stderr)
     if not videos:

@@ -13,6 +13,8 @@ import pytest
 from twostream.cli import main
 from twostream.flow.from_videos import (
     TOOL_FLOW,
+    ClaimedOutputError,
+    NameClashError,
     compute_flow,
     find_videos,
     pair_batches,
@@ -53,12 +55,43 @@ def test_find_videos_keeps_class_folders_and_names_what_is_not_a_video(tmp_path)
     for rel in ("videos/Archery/a.avi", "videos/Bowling/a.avi", "videos/notes.txt", "b.mp4", "c/b.mp4"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
-    named, bad = find_videos([tmp_path / "videos", tmp_path / "b.mp4", tmp_path / "c/b.mp4",
-                              tmp_path / "videos/notes.txt", tmp_path / "gone.avi", tmp_path / "c"])
+    named, bad = find_videos([tmp_path / "videos", tmp_path / "b.mp4", tmp_path / "videos/Archery/a.avi",
+                              tmp_path / "videos/notes.txt", tmp_path / "gone.avi"])
     assert named == {"Archery/a": tmp_path / "videos/Archery/a.avi", "Bowling/a": tmp_path / "videos/Bowling/a.avi",
-                     "b": tmp_path / "b.mp4", "b_2": tmp_path / "c/b.mp4"}
+                     "b": tmp_path / "b.mp4"}  # a video named twice counts once
     assert set(bad) == {tmp_path / "videos/notes.txt", tmp_path / "gone.avi"}
     assert "not a video" in bad[tmp_path / "videos/notes.txt"] and "no such" in bad[tmp_path / "gone.avi"]
+
+
+@pytest.mark.parametrize("inputs", [["b.mp4", "c/b.mp4"], ["d"]])
+def test_two_videos_with_one_output_name_are_refused_naming_both(tmp_path, inputs):
+    for rel in ("b.mp4", "c/b.mp4", "d/clip.avi", "d/clip.mp4"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    with pytest.raises(NameClashError) as err:
+        find_videos([tmp_path / i for i in inputs])
+    first, second = ("b.mp4", "c/b.mp4") if inputs[0] == "b.mp4" else ("d/clip.avi", "d/clip.mp4")
+    assert str(tmp_path / first) in str(err.value) and str(tmp_path / second) in str(err.value)
+    assert main(["flow", *(str(tmp_path / i) for i in inputs), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("layout", ["denseflow", "zip"])
+def test_a_finished_output_is_never_replaced_by_another_videos_flow(tmp_path, layout):
+    first = panning_video((tmp_path / "a").mkdir() or tmp_path / "a/clip.avi", seed=0)
+    other = panning_video((tmp_path / "b").mkdir() or tmp_path / "b/clip.avi", seed=1)
+    compute_flow({"clip": first}, tmp_path / "out", settings(layout=layout))
+    target = tmp_path / "out" / ("clip.zip" if layout == "zip" else "clip")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in ([target] if layout == "zip" else target.iterdir()))
+    with pytest.raises(ClaimedOutputError, match=f"holds the flow of {first}, not of {other}"):
+        compute_flow({"clip": other}, tmp_path / "out", settings(layout=layout))
+    after = sorted((p.name, p.stat().st_mtime_ns) for p in ([target] if layout == "zip" else target.iterdir()))
+    assert after == before
+    panning_video(first, seed=2)  # the same file, changed in place: redone
+    assert compute_flow({"clip": first}, tmp_path / "out", settings(layout=layout)).summary.done == 1
+    moved = tmp_path / "moved.avi"
+    os.replace(first, moved)  # the same content elsewhere: already done
+    assert compute_flow({"clip": moved}, tmp_path / "out", settings(layout=layout)).summary.skipped == 1
 
 
 def test_denseflow_layout_holds_frames_and_the_fields_of_the_motion(tmp_path):

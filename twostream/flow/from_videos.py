@@ -80,11 +80,20 @@ def tool_settings(flow: dict[str, Any], short_side: int, write_frames: bool, lay
     return ToolSettings(parse_block(FlowParams, flow, "flow"), short_side, write_frames, layout)
 
 
+class NameClashError(UserError, ValueError):
+    """Two input videos whose outputs would have the same name."""
+
+
+class ClaimedOutputError(UserError, ValueError):
+    """An output folder or archive that already holds another video's flow."""
+
+
 def find_videos(inputs: Sequence[Path]) -> tuple[dict[str, Path], dict[Path, str]]:
     """Output name -> video for each input: a file by its stem, a folder's videos by their path
-    inside it without the suffix (``Class/v_x``, so class folders are kept); and each input
-    that is neither, with why. A video named twice counts once; names that would collide get
-    ``_2``, ``_3``, ..."""
+    inside it without the suffix (``Class/v_x``, so class folders are kept), as denseflow and
+    mmaction2 name them, so a name is a function of the input alone; and each input that is
+    neither, with why. A video named twice counts once; two videos with one name are refused,
+    naming both (a suffix such as ``_2`` would hang on the order they were found)."""
     named: dict[str, Path] = {}
     bad: dict[Path, str] = {}
 
@@ -94,11 +103,12 @@ def find_videos(inputs: Sequence[Path]) -> tuple[dict[str, Path], dict[Path, str
         if video.resolve() in seen:  # named twice (a file and its folder): computed once
             return
         seen.add(video.resolve())
-        candidate, k = name, 1
-        while candidate in named:
-            k += 1
-            candidate = f"{name}_{k}"
-        named[candidate] = video
+        if name in named:
+            raise NameClashError(
+                f"{named[name]} and {video} would both write '{name}' under --out: pass the folder "
+                f"that holds both (names then keep the path under it), rename one, or run them "
+                f"into different --out folders")
+        named[name] = video
 
     for path in inputs:
         if path.is_dir():
@@ -140,6 +150,18 @@ def recorded(target: Path, layout: str) -> dict[str, Any] | None:
         return json.loads((target / RECORD).read_text())
     except (OSError, ValueError):
         return None
+
+
+def claimed_by_another(job: Job) -> str | None:
+    """Which other video's finished flow ``job``'s output holds (None: none, or this video's,
+    or this same file since edited, which is redone). A video counts as the same one by its
+    content (moved or renamed) or by its path (changed in place)."""
+    record = recorded(job.target, job.recipe["layout"])
+    if record is None or not record.get("source"):
+        return None
+    same_content = (record.get("recipe") or {}).get("source_digest") == job.recipe["source_digest"]
+    same_file = Path(record["source"]).resolve() == Path(job.source).resolve()
+    return None if same_content or same_file else str(record["source"])
 
 
 def is_finished(job: Job) -> bool:
@@ -320,6 +342,13 @@ def compute_flow(videos: dict[str, Path], out_dir: Path, settings: ToolSettings,
     jobs = flow_jobs(videos, out_dir, settings, backend)
     rank, world = shard
     mine = jobs[rank::world]
+    claimed = [(job, other) for job in mine if (other := claimed_by_another(job)) is not None]
+    if claimed:
+        job, other = claimed[0]
+        more = f" (and {len(claimed) - 1} more outputs)" if len(claimed) > 1 else ""
+        raise ClaimedOutputError(
+            f"{job.target} holds the flow of {other}, not of {job.source}{more}: nothing was "
+            f"replaced; give another --out, or delete {job.target} to compute it for {job.source}")
     finished_before = {job.video_id for job in mine if is_finished(job)}
     start = time.perf_counter()
     summary = run_jobs(mine, video_to_flow, out_dir, flow.workers or default_workers(backend),
