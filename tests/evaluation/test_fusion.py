@@ -92,6 +92,25 @@ def test_saved_fusion_svm_scores_as_the_fitted_estimator(tmp_path):
     assert np.allclose(loaded.scores(s_test[1], t_test[1]), ours[1:2])  # one video, 1-D scores
 
 
+def test_a_damaged_or_truncated_svm_file_fails_naming_it(tmp_path):
+    import pytest
+
+    from twostream.evaluation.fusion import FusionSvm, SvmFileError
+
+    s_train, t_train, y_train = _streams(seed=0)
+    svm, _ = fit_fusion_svm((s_train, t_train), y_train, c=1.0)
+    path = tmp_path / "split1.npz"
+    svm.save(path, cells={})
+    good = path.read_bytes()
+    at = good.index(b"coef.npy") + len("coef.npy") + 128 + 32  # past the .npy header: coefficients
+    path.write_bytes(good[:at] + bytes(b ^ 0xFF for b in good[at:at + 16]) + good[at + 16:])
+    with pytest.raises(SvmFileError, match="split1.npz: damaged or truncated"):
+        FusionSvm.load(path)
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(SvmFileError, match="split1.npz: "):
+        FusionSvm.load(path)
+
+
 def test_fusion_svm_refuses_scores_of_other_classes():
     import pytest
 

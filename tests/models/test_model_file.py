@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -30,3 +32,44 @@ def test_wrong_files_are_named_with_the_fix(tmp_path):
     _model("temporal").save(tmp_path / "t.pt")
     with pytest.raises(ModelFileError, match="a temporal model given as --spatial; give it as --temporal"):
         ModelFile.load(tmp_path / "t.pt", "spatial")
+
+
+def _flip(path, offset, count=64):
+    data = bytearray(path.read_bytes())
+    for i in range(offset, offset + count):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_or_truncated_model_file_fails_naming_it(tmp_path):
+    model = dataclasses.replace(_model(), state_dict={"w": torch.arange(4096.0)})
+    path = tmp_path / "split1.pt"
+    model.save(path)
+    good = path.read_bytes()
+    weights_at = good.index(torch.arange(4096.0).numpy().tobytes()[:64])
+    _flip(path, weights_at + 1000)  # bytes of the weights: torch.load alone reads them happily
+    assert torch.load(path, weights_only=True)["state_dict"]["w"].sum() != torch.arange(4096.0).sum()
+    with pytest.raises(ModelFileError, match="split1.pt: damaged: its weights or metadata"):
+        ModelFile.load(path)
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelFileError, match="split1.pt: damaged or truncated"):
+        ModelFile.load(path)
+    path.write_bytes(good)
+    assert torch.equal(ModelFile.load(path).state_dict["w"], torch.arange(4096.0))
+
+
+class _Payload:
+    """What a hostile model file pickles: loading it with weights_only=False would call os.system."""
+
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch HACKED",))
+
+
+def test_a_model_file_that_carries_code_is_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    payload = {k: v for k, v in _model().__dict__.items()} | {"checksum": "x", "extra": _Payload()}
+    torch.save(payload, tmp_path / "hostile.pt")
+    with pytest.raises(ModelFileError, match="hostile.pt: not loaded: it holds .*system"):
+        ModelFile.load(tmp_path / "hostile.pt")
+    assert not (tmp_path / "HACKED").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,16 @@ class FusionSvm:
 
     @classmethod
     def load(cls, path: Path) -> tuple["FusionSvm", dict[str, Any]]:
+        """Read with no pickles (nothing in the file runs); every member is checked against its
+        CRC-32 as it is read, so a damaged file fails naming it."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 return (cls(data["coef"], data["intercept"], data["labels"],
                             int(data["num_classes"]), float(data["C"])),
                         json.loads(str(data["meta"])))
+        except zipfile.BadZipFile as err:  # a member's CRC-32 or the zip's structure
+            raise SvmFileError(f"{path}: damaged or truncated ({err}); rerun the fuse stage "
+                               f"(`dvc repro`) or copy it again") from None
         except (ValueError, KeyError, OSError, EOFError) as err:
             raise SvmFileError(f"{path}: not a fusion SVM file of the fuse stage "
                                f"(models/<part>/svm/split<k>.npz): {type(err).__name__}") from None
