@@ -80,3 +80,36 @@ def test_splits_differ_where_the_groups_allow_and_a_repeat_is_said(caplog):
     held = [frozenset(four.loc[four[c] == "test", "group"]) for c in SPLIT_COLUMNS]
     assert len(set(held)) == 3 and all(len(h) == 2 for h in held)
     assert "splits repeat for 1 classes" in caplog.text and "Two (2 groups)" in caplog.text
+
+
+def test_hidden_files_and_sub_folders_are_not_videos_and_are_said(tiny_dataset, tmp_path, caplog):
+    """macOS leaves `._<name>` AppleDouble files beside each video; they are not videos (taken
+    as test videos they would fail decoding and count as wrong). A sub-folder's videos are not
+    read, and the log says so."""
+    root = _user_folder(tiny_dataset, tmp_path)
+    (root / "plain" / "._clip1.avi").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (root / "plain" / ".hidden.avi").write_bytes(b"x")
+    (root / "plain" / "more").mkdir()
+    shutil.copy(root / "plain" / "clip1.avi", root / "plain" / "more" / "clip9.avi")
+    with caplog.at_level("INFO"):
+        table = scan(root)
+    assert not any(name.split("/")[1].startswith(".") for name in table["id"])
+    assert set(table[table["class"] == "plain"]["id"]) == {"plain/clip1", "plain/clip2", "plain/clip3"}
+    assert "ignored 2 hidden files" in caplog.text and "plain/._clip1.avi" in caplog.text
+    warned = [r.message for r in caplog.records if r.levelname == "WARNING"]
+    assert any("plain/more/" in m and "sub-folders" in m for m in warned)
+
+
+def test_one_clip_under_two_names_on_both_sides_of_a_split_is_refused(tiny_dataset, tmp_path, caplog):
+    root = _user_folder(tiny_dataset, tmp_path)
+    download = repo_block("download", cache_dir=str(tmp_path / "cache"))
+    (root / "plain" / "clip2.avi").unlink()
+    (root / "plain" / "clip2.avi").symlink_to(root / "plain" / "clip1.avi")  # a link: the same bytes
+    with pytest.raises(SplitError, match=r"plain/clip\d and plain/clip\d are the same file's bytes, and split"):
+        prepare_folder(repo_block("folder", root=str(root)), download, tmp_path / "raw", tmp_path)
+    (root / "plain" / "clip2.avi").unlink()  # one group: they stay together, and the log says so
+    (root / "plain" / "clip1.avi").rename(root / "plain" / "v_plain_g01_c01.avi")
+    (root / "plain" / "v_plain_g01_c02.avi").symlink_to(root / "plain" / "v_plain_g01_c01.avi")
+    with caplog.at_level("WARNING"):
+        prepare_folder(repo_block("folder", root=str(root)), download, tmp_path / "raw2", tmp_path)
+    assert "1 sets of identical videos" in caplog.text

@@ -21,6 +21,7 @@ import pandas as pd
 from twostream.config import DownloadParams, FolderParams
 from twostream.datasets.official import VIDEO_SUFFIXES, cache_lock, import_videos, link_or_copy
 from twostream.datasets.splits import COLUMNS, SPLITS, SplitError
+from twostream.frames.extract import file_digest
 
 log = logging.getLogger(__name__)
 _GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
@@ -34,13 +35,29 @@ def scan(root: Path) -> pd.DataFrame:
                          f"one sub-folder of videos per class")
     rows = []
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    ignored: dict[str, list[str]] = {"hidden files (names starting with '.', e.g. macOS's ._ files)": [],
+                                     "sub-folders of a class folder (not read: move their videos up)": [],
+                                     "files that are not videos": []}
+    hidden, nested, other = ignored
     for label, name in enumerate(classes):
         for path in sorted((root / name).iterdir()):
-            if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+            rel = f"{name}/{path.name}"
+            if path.name.startswith("."):
+                ignored[hidden].append(rel)
+            elif path.is_dir():
+                ignored[nested].append(rel + "/")
+            elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
                 tag = _GROUP.search(path.stem)
                 rows.append({"id": f"{name}/{path.stem}", "path": f"{VIDEOS_DIR}/{name}/{path.name}",
                              "label": label, "class": name,
                              "group": f"g{int(tag.group(1)):02d}" if tag else path.stem})
+            else:
+                ignored[other].append(rel)
+    for what, names in ignored.items():
+        if names:
+            (log.warning if what == nested else log.info)(
+                "%s: ignored %d %s: %s", root, len(names), what,
+                ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
     table = pd.DataFrame(rows, columns=["id", "path", "label", "class", "group"])
     clashes = table[table["id"].duplicated(keep=False)]
     if not clashes.empty:  # one id = one archive: the second video would overwrite the first
@@ -55,6 +72,42 @@ def scan(root: Path) -> pd.DataFrame:
     if empty:
         raise SplitError(f"{root}: class folders with no videos: {empty}; remove them or add videos")
     return table
+
+
+def same_content(root: Path, table: pd.DataFrame) -> list[list[str]]:
+    """Ids of videos whose files hold identical bytes (a copy, a link, one clip under two
+    names), in groups; only files of equal size are hashed."""
+    files = {vid: root / rel[len(VIDEOS_DIR) + 1:] for vid, rel in zip(table["id"], table["path"])}
+    by_size: dict[int, list[str]] = {}
+    for vid, path in files.items():
+        by_size.setdefault(path.stat().st_size, []).append(vid)
+    out = []
+    for ids in by_size.values():
+        if len(ids) < 2:
+            continue
+        by_digest: dict[str, list[str]] = {}
+        for vid in ids:
+            by_digest.setdefault(file_digest(files[vid]), []).append(vid)
+        out += [sorted(same) for same in by_digest.values() if len(same) > 1]
+    return out
+
+
+def check_no_leak(table: pd.DataFrame, duplicates: list[list[str]], root: Path) -> None:
+    """Refuse a split that puts one clip (identical files under two names) on both its sides:
+    the net would be tested on a video it trained on."""
+    sides = table.set_index("id")
+    for split in SPLITS:
+        for ids in duplicates:
+            where = sides.loc[ids, f"split{split}"]
+            if {"train", "test"} <= set(where):
+                train, test = where[where == "train"].index[0], where[where == "test"].index[0]
+                raise SplitError(
+                    f"{root}: {train} and {test} are the same file's bytes, and split {split} puts "
+                    f"the first in training and the second in test; remove one, or give both the "
+                    f"same _gNN_ group tag so they stay on one side")
+    if duplicates:
+        log.warning("%s: %d sets of identical videos (each kept on one side of every split): %s",
+                    root, len(duplicates), "; ".join(" = ".join(d) for d in duplicates[:3]))
 
 
 def make_splits(table: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
@@ -103,6 +156,7 @@ def prepare_folder(params: FolderParams, download: DownloadParams, raw_dir: Path
     root = Path(os.path.expanduser(params.root))
     root = root if root.is_absolute() else base / root
     table = make_splits(scan(root), params.test_fraction, params.seed)
+    check_no_leak(table, same_content(root, table), root)
     cache = Path(os.path.expanduser(download.cache_dir))
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
     with cache_lock(cache, "folder"):
