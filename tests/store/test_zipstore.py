@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from twostream.store.zipstore import ArchiveReader, decode_jpeg, encode_jpeg, is_current, read_meta, write_archive
 
@@ -41,3 +42,22 @@ def test_an_archive_is_a_function_of_its_members_alone(tmp_path, monkeypatch):
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     with ArchiveReader(tmp_path / "b.zip") as reader:
         assert reader.read("x/00002.jpg") == members["x/00002.jpg"] and reader.meta == meta
+
+
+def test_a_damaged_archive_fails_naming_it_and_the_fix(tmp_path):
+    from twostream.store.zipstore import DamagedArchiveError
+
+    path = tmp_path / "v.zip"
+    write_archive(path, {"a.jpg": bytes(range(256)) * 64, "b.jpg": b"y" * 100}, {"recipe": {"x": 1}})
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # truncated: no central directory
+    with pytest.raises(DamagedArchiveError, match="v.zip: damaged archive .*dvc repro"):
+        ArchiveReader(path).meta
+    at = good.index(bytes(range(256))) + 100
+    path.write_bytes(good[:at] + b"\x00" * 8 + good[at + 8:])  # a member's bytes changed in place
+    reader = ArchiveReader(path)
+    assert reader.meta == {"recipe": {"x": 1}} and reader.read("b.jpg") == b"y" * 100
+    with pytest.raises(DamagedArchiveError, match="v.zip: damaged archive .*CRC"):
+        reader.read("a.jpg")
+    with pytest.raises(DamagedArchiveError, match="no member c.jpg"):
+        reader.read("c.jpg")

@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from twostream.errors import UserError
 
 META = "meta.json"
 # zip's earliest representable time: any fixed value would do, this one says "not a real time".
@@ -82,8 +85,20 @@ def is_current(path: str | Path, recipe: Mapping[str, Any]) -> bool:
     return meta is not None and meta.get("recipe") == json.loads(json.dumps(dict(recipe)))
 
 
+class DamagedArchiveError(UserError, OSError):
+    """A frames or flow archive that cannot be read (truncated, overwritten, bad CRC)."""
+
+
+def damaged(path: Path, err: BaseException) -> DamagedArchiveError:
+    return DamagedArchiveError(
+        f"{path}: damaged archive ({type(err).__name__}: {err}); delete it and run `dvc repro`: "
+        f"the stage that made it computes missing videos again (docs/reproducing.md, "
+        f"'A damaged archive')")
+
+
 class ArchiveReader:
-    """Lazy, fork-safe reader: the zip is (re)opened in whichever process first reads it."""
+    """Lazy, fork-safe reader: the zip is (re)opened in whichever process first reads it. A
+    damaged archive fails naming it and the fix (:class:`DamagedArchiveError`)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -95,18 +110,30 @@ class ArchiveReader:
         if self._zip is None or self._pid != os.getpid():
             if not self.path.is_file():
                 raise FileNotFoundError(f"{self.path}: archive not found; rerun the stage that makes it")
-            self._zip = zipfile.ZipFile(self.path)
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, EOFError, ValueError) as err:
+                raise damaged(self.path, err) from None
             self._pid = os.getpid()
         return self._zip
 
     @property
     def meta(self) -> dict[str, Any]:
         if self._meta is None:
-            self._meta = json.loads(self._archive().read(META))
+            try:
+                self._meta = json.loads(self.read(META))
+            except ValueError as err:
+                raise damaged(self.path, err) from None
         return self._meta
 
     def read(self, name: str) -> bytes:
-        return self._archive().read(name)
+        archive = self._archive()
+        try:
+            return archive.read(name)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+            raise damaged(self.path, err) from None
+        except KeyError:
+            raise damaged(self.path, KeyError(f"no member {name}")) from None
 
     def image(self, name: str, grayscale: bool = False) -> np.ndarray:
         return decode_jpeg(self.read(name), grayscale)
