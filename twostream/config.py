@@ -32,6 +32,9 @@ LAYOUTS = ("ucf101", "hmdb51")  # official file formats a generated dataset is w
 FLOW_BACKENDS = ("auto", "opencv-tvl1", "opencv-farneback", "opencv-dis", "torch-tvl1", "opencv-cuda-brox",
                  "opencv-cuda-tvl1")
 BACKBONES = ("cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0")  # twostream.models
+# The smallest input each network runs on: CNN-M's three ceil-mode poolings leave no pixel below
+# 41; the others end in adaptive pooling and take the 32 px floor (tests/models check both).
+MIN_INPUT_SIZE = {"cnn_m_2048": 41}
 TEMPORAL_INITS = ("scratch", "cross_modality")
 # The paper's schedules in iterations: (stop, lr / 10 at each step). Scaled by ``schedule_scale``.
 PAPER_SCHEDULES = {"scratch": (80000, (50000, 70000)), "finetune": (20000, (14000,))}
@@ -358,6 +361,13 @@ class Params:
     def __post_init__(self) -> None:
         for name in ("spatial", "temporal"):
             block: StreamParams = getattr(self, name)
+            nets = {block.backbone, getattr(block, "pretrained_backbone", block.backbone)}
+            for net in sorted(nets):
+                if block.input_size < MIN_INPUT_SIZE.get(net, 32):
+                    raise ParamsError(
+                        f"{name}.input_size={block.input_size}: {net} needs at least "
+                        f"{MIN_INPUT_SIZE[net]} px (its poolings leave nothing of a smaller input); "
+                        f"raise {name}.input_size or choose another backbone")
             if block.input_size > self.frames.short_side:
                 raise ParamsError(
                     f"{name}.input_size={block.input_size}: larger than frames.short_side="

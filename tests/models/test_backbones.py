@@ -147,3 +147,23 @@ def test_partial_batchnorm_trains_the_first_batchnorm_and_holds_every_other(tmp_
     for key in ("running_mean", "running_var", "weight"):
         assert not torch.equal(after[f"{prefix}.{key}"], before[f"{prefix}.{key}"]), key
     assert not torch.equal(after["0.weight"], before["0.weight"])  # the convolutions still learn
+
+
+@pytest.mark.parametrize("arch", ["cnn_m_2048", "resnet18", "resnet50", "vgg16", "efficientnet_lite0"])
+def test_each_network_runs_at_its_smallest_input_size_and_config_refuses_below(arch):
+    """config.MIN_INPUT_SIZE is each network's true floor: it runs there, and (CNN-M) one pixel
+    less leaves nothing after its poolings, which params validation refuses by name first."""
+    from twostream.config import MIN_INPUT_SIZE, ParamsError
+
+    from conftest import repo_params
+
+    size = MIN_INPUT_SIZE.get(arch, 32)
+    net, _ = build_model(arch, in_channels=20, num_classes=3, width=0.25, norm2=False, dropout=0.5,
+                         input_size=size)
+    assert net.eval()(torch.zeros(1, 20, size, size)).shape == (1, 3)
+    if arch in MIN_INPUT_SIZE:
+        with pytest.raises(RuntimeError, match="too small"):
+            build_model(arch, in_channels=20, num_classes=3, width=0.25, norm2=False, dropout=0.5,
+                        input_size=size - 1)
+        with pytest.raises(ParamsError, match=f"temporal.input_size={size - 1}: {arch} needs at least {size}"):
+            repo_params({"temporal": {"backbone": arch, "input_size": size - 1}})
