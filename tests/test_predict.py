@@ -1,5 +1,7 @@
 """`twostream predict` gives a dataset video the scores the evaluate stage gives it."""
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import yaml
@@ -47,7 +49,11 @@ def test_predict_reproduces_the_pipeline_scores_and_draws_the_flow(tiny_dataset,
         assert np.allclose(ours, expected, atol=1e-5)
     top = result.top(3)
     assert len(top) == 3 and top[0][3] >= top[1][3] and abs(sum(result.fused) - 1) < 1e-4
-    assert (tmp_path / "p.png").stat().st_size > 0
+    assert (tmp_path / "p.png").stat().st_size > 0 and result.picture_error is None
+    (tmp_path / "dir.png").mkdir()  # a picture that cannot be written: the scores stand
+    again = predict(tiny_dataset / rel, TrainedStream.load(tmp_path / "s.pt"),
+                    TrainedStream.load(tmp_path / "t.pt"), protocol, picture=tmp_path / "dir.png")
+    assert np.array_equal(again.spatial, result.spatial) and "dir.png: picture not written" in again.picture_error
 
 
 def test_predict_command_names_a_missing_model(tiny_dataset, tiny_archives, tmp_path, capsys):
@@ -69,6 +75,24 @@ def test_missing_and_broken_videos_are_named_before_any_model_loads(tmp_path, ca
     code = main(["predict", str(tmp_path / "typo.avi"), str(tmp_path / "junk.mp4")])
     err = capsys.readouterr().err
     assert code == 2 and "typo.avi: no such file" in err and "junk.mp4: cannot be decoded" in err
+
+
+def test_an_output_folder_that_cannot_be_one_is_named_before_any_work(tiny_dataset, tiny_archives,
+                                                                        tmp_path, capsys, monkeypatch):
+    from twostream import predict as predict_module
+    from twostream.cli import main
+
+    monkeypatch.setattr(predict_module.TrainedStream, "load", _must_not_load)
+    video = str(tiny_dataset / tiny_archives[0]["path"][0])
+    (tmp_path / "afile").write_text("x")
+    for flag, where in (("--picture", tmp_path / "afile"), ("--picture", tmp_path / "afile" / "sub")):
+        assert main(["predict", video, flag, str(where)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(where) in err and "folder" in err, err
+    for where in (tmp_path / "afile", tmp_path / "afile" / "sub", Path("/proc/twostream-out")):
+        assert main(["flow", video, "--out", str(where)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--out {where}" in err, err
 
 
 def _must_not_load(*_):

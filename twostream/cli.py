@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import tempfile
 from pathlib import Path
 
 from twostream.config import FLOW_BACKENDS, ROLES, EvaluateParams, Params, load_params
@@ -74,11 +75,29 @@ def picture_names(videos: list[Path], folder: Path) -> dict[Path, Path]:
     return names
 
 
+def writable_folder(path: Path, flag: str) -> str | None:
+    """Why ``path`` cannot be an output folder (made if missing, a file written and removed
+    there), or None: checked before any work, so a bad flag costs no minutes of flow."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".twostream-write-check-"):
+            pass
+    except FileExistsError:
+        return f"{flag} {path}: a file, not a folder; give a folder"
+    except OSError as err:
+        return (f"{flag} {path}: cannot be an output folder ({err.strerror or err}); "
+                f"give a folder you can write")
+    return None
+
+
 def predict_command(args: argparse.Namespace) -> int:
     videos, unreadable = readable_videos(args.videos)
     for video, why in unreadable.items():
         print(f"{video}: {why}", file=sys.stderr)
     if not videos:
+        return 2
+    if args.picture is not None and (why := writable_folder(args.picture, "--picture")):
+        print(f"twostream predict: {why}", file=sys.stderr)
         return 2
     # torch takes seconds to import: only once there is a video to score.
     from twostream.predict import TrainedStream, load_svm, predict
@@ -130,7 +149,10 @@ def predict_command(args: argparse.Namespace) -> int:
         for name, s, t, f, m in result.top(args.top):
             print(f"  {name:<28} {s:8.3f} {t:9.3f} {f:8.3f}" + (f" {m:7.3f}" if m is not None else ""))
         print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
-        if video in pictures and pictures[video].is_file():  # none for a net on RGB differences
+        if result.picture_error:
+            print(f"  WARNING: {result.picture_error}", file=sys.stderr)
+            status = 1
+        elif video in pictures and pictures[video].is_file():  # none for a net on RGB differences
             print(f"  frames and flow used: {pictures[video]}")
     return status
 
@@ -150,6 +172,9 @@ def flow_command(args: argparse.Namespace) -> int:
         videos, bad = find_videos(args.inputs)
     except UserError as err:
         print(f"twostream flow: {err}", file=sys.stderr)
+        return 2
+    if videos and (why := writable_folder(args.out, "--out")):
+        print(f"twostream flow: {why}", file=sys.stderr)
         return 2
     for path, why in bad.items():
         print(f"{path}: {why}", file=sys.stderr)

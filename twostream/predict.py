@@ -66,6 +66,7 @@ class Prediction:
     decoded: int = 0               # frames decoded of ...
     declared: int = 0              # ... the frames the file declares (0: unknown)
     note: str | None = None        # a warning about the video (truncated, damaged)
+    picture_error: str | None = None  # why the picture was not written (the scores stand)
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
     weights: tuple[float, ...] = (1.0, 1.0)  # fusion by averaging: spatial, temporal (fusion.weights)
 
@@ -184,6 +185,9 @@ def predict(video: Path, spatial: TrainedStream, temporal: TrainedStream,
         if picture is not None and made.flow is not None:
             from twostream.flow.colour import flow_picture, save_picture
 
-            with ArchiveReader(made.flow) as f, ArchiveReader(made.flow_frames) as r:
-                save_picture(flow_picture(f, r)[0], picture)
+            try:
+                with ArchiveReader(made.flow) as f, ArchiveReader(made.flow_frames) as r:
+                    save_picture(flow_picture(f, r)[0], picture)
+            except OSError as err:  # a picture that cannot be written never hides the scores
+                result.picture_error = f"{picture}: picture not written ({err})"
     return result

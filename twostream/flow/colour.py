@@ -79,8 +79,13 @@ def flow_picture(flow: ArchiveReader, frames: ArchiveReader | None = None,
 
 
 def save_picture(image: np.ndarray, path: Path) -> None:
+    """A PNG of an RGB image; a path that cannot be written raises OSError (cv2.imwrite would
+    only return False)."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"{path}: OpenCV could not encode the picture")
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    path.write_bytes(png.tobytes())
 
 
 def main(argv: list[str] | None = None) -> None:
