@@ -173,9 +173,6 @@ def flow_command(args: argparse.Namespace) -> int:
     except UserError as err:
         print(f"twostream flow: {err}", file=sys.stderr)
         return 2
-    if videos and (why := writable_folder(args.out, "--out")):
-        print(f"twostream flow: {why}", file=sys.stderr)
-        return 2
     for path, why in bad.items():
         print(f"{path}: {why}", file=sys.stderr)
     if not videos:
@@ -195,6 +192,9 @@ def flow_command(args: argparse.Namespace) -> int:
         return 2
     except UserError as err:
         print(f"twostream flow: {err}", file=sys.stderr)
+        return 2
+    if why := writable_folder(args.out, "--out"):  # after the flags: a wrong one creates nothing
+        print(f"twostream flow: {why}", file=sys.stderr)
         return 2
     log = configure_logging("flow")
     rank, world = torchrun_shard()

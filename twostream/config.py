@@ -142,7 +142,7 @@ class DownloadParams:
 @dataclasses.dataclass(frozen=True)
 class FramesParams:
     """Decoding: frames resized so the shorter side is ``short_side`` (paper: 256)."""
-    short_side: int = _spec(lo=16)
+    short_side: int = _spec(lo=16, hi=4320)  # 4320: 8K video's short side
     jpeg_quality: int = _spec(lo=1, hi=100)
     min_frames: int = _spec(lo=2, doc="fewer decodable frames = a failed video (no flow field)")
     max_frames: int = _spec(lo=0, doc="keep the clip's middle max_frames consecutive frames; "

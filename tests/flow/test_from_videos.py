@@ -63,6 +63,14 @@ def test_find_videos_keeps_class_folders_and_names_what_is_not_a_video(tmp_path)
     assert "not a video" in bad[tmp_path / "videos/notes.txt"] and "no such" in bad[tmp_path / "gone.avi"]
 
 
+@pytest.mark.parametrize("value", ["1", "15", "100000"])
+def test_short_side_out_of_bounds_is_refused_before_any_video(tmp_path, value, capsys):
+    video = panning_video(tmp_path / "pan.avi")
+    assert main(["flow", str(video), "--out", str(tmp_path / "o"), "--short-side", value]) == 2
+    err = capsys.readouterr().err
+    assert f"--short-side {value}: must be 0" in err and "16-4320" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("inputs", [["b.mp4", "c/b.mp4"], ["d"]])
 def test_two_videos_with_one_output_name_are_refused_naming_both(tmp_path, inputs):
     for rel in ("b.mp4", "c/b.mp4", "d/clip.avi", "d/clip.mp4"):

@@ -63,6 +63,22 @@ def test_a_bad_video_is_filed_and_the_stage_goes_on(tmp_path):
     assert "a bad video" in json.loads((out / FAILURES).read_text())["C/v1"]
 
 
+def _huge(job: Job) -> None:
+    import cv2
+    import numpy as np
+
+    if job.video_id == "C/v2":  # what --short-side 100000 made OpenCV do on every video
+        cv2.resize(np.zeros((4, 4), np.uint8), (1_000_000, 1_000_000))
+    _work(job)
+
+
+def test_an_allocation_failure_stops_the_run_instead_of_filing_videos_as_bad(tmp_path):
+    out = tmp_path / "flow"
+    with pytest.raises(MachineError, match="Insufficient memory"):
+        run_jobs(_jobs(out), _huge, out, workers=1, desc="flow")
+    assert not (out / FAILURES).exists() or "C/v2" not in json.loads((out / FAILURES).read_text())
+
+
 def _record_threads(job: Job) -> None:
     import cv2
     import torch

@@ -45,6 +45,7 @@ LAYOUTS = ("denseflow", "zip")
 # containers. Not any file: FFmpeg "decodes" a text file into frames of rendered text.
 TOOL_SUFFIXES = (*VIDEO_SUFFIXES, ".mpg", ".mpeg", ".m4v", ".flv", ".3gp", ".wmv", ".ts", ".mts")
 RECORD = "flow.json"  # in each finished denseflow-layout folder
+MIN_SHORT_SIDE, MAX_SHORT_SIDE = 16, 4320  # --short-side: as frames.short_side; 8K's short side
 # The code that turns a video into flow files: a change to it redoes every video.
 FLOW_TOOL_CODE = code_fingerprint("twostream.flow.from_videos", "twostream.flow.backends",
                                   "twostream.flow.tvl1", "twostream.store.flow_jpeg", "twostream.frames.video")
@@ -61,8 +62,10 @@ class ToolSettings:
     layout: str
 
     def __post_init__(self) -> None:
-        if self.short_side < 0:
-            raise UserError(f"--short-side {self.short_side}: must be >= 0 (0 = the video's own size)")
+        if self.short_side != 0 and not MIN_SHORT_SIDE <= self.short_side <= MAX_SHORT_SIDE:
+            raise UserError(f"--short-side {self.short_side}: must be 0 (the video's own size) or "
+                            f"{MIN_SHORT_SIDE}-{MAX_SHORT_SIDE} px (flow needs a few pyramid levels; "
+                            f"{MAX_SHORT_SIDE} is 8K video's short side)")
         if self.layout not in LAYOUTS:
             raise UserError(f"--layout {self.layout!r}: must be one of {list(LAYOUTS)}")
 

@@ -74,8 +74,17 @@ class MachineError(UserError, RuntimeError):
     """The stage cannot go on on this machine (disk full, ...); the message says what to do."""
 
 
+# What OpenCV (cv::Error::StsNoMem) and PyTorch say when an allocation fails: out of memory is
+# the machine's limit, not a bad video, and must stop the run.
+OUT_OF_MEMORY = ("Failed to allocate", "Insufficient memory", "out of memory")
+
+
 def is_machine_error(err: BaseException) -> bool:
-    return isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno in MACHINE_ERRNOS)
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    if isinstance(err, OSError) and err.errno in MACHINE_ERRNOS:
+        return True
+    return type(err).__module__.startswith("cv2") and any(s in str(err) for s in OUT_OF_MEMORY)
 
 
 def machine_error(err: BaseException, out_dir: Path, finished: Sequence[Path], left: int) -> MachineError:
