@@ -129,3 +129,17 @@ def test_frames_stage_on_a_small_tmpfs_exits_non_zero_and_resumes(tiny_dataset, 
         assert "already done" in second.stderr and len(list((disk / "frames").rglob("*.zip"))) == 12
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_message_sizes_folder_outputs_too(tmp_path):
+    """The denseflow layout writes a folder per video: the estimate counts its files."""
+    from twostream.store.pervideo import machine_error
+
+    done = tmp_path / "out" / "clip"
+    done.mkdir(parents=True)
+    for k in range(4):
+        (done / f"flow_x_{k:05d}.jpg").write_bytes(b"x" * 2**18)  # 1 MB in all
+    err = machine_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path / "out", [done], 3)
+    assert "about 3.0 MB more for the 3 videos left (1.0 MB each so far)" in str(err)
+    none = machine_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path / "out", [], 3)
+    assert "3 videos left (none finished yet" in str(none) and "room for" not in str(none)

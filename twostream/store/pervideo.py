@@ -93,12 +93,22 @@ def machine_error(err: BaseException, out_dir: Path, finished: Sequence[Path], l
     message = f"{out_dir}: {what} ({err})"
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         free = shutil.disk_usage(out_dir).free
-        sizes = [p.stat().st_size for p in finished if p.is_file()]
-        need = f"about {_mb(left * sum(sizes) / len(sizes))} more for the {left} videos left " \
-               f"({_mb(sum(sizes) / len(sizes))} each so far)" if sizes else f"room for {left} videos"
+        sizes = [size for size in map(output_size, finished) if size]
+        need = (f"about {_mb(left * sum(sizes) / len(sizes))} more for the {left} videos left "
+                f"({_mb(sum(sizes) / len(sizes))} each so far)" if sizes else
+                f"{left} videos left (none finished yet to tell their size from)")
         message += f"; {_mb(free)} free on the disk holding it, {need}"
     return MachineError(f"{message}. Free space (or move the folder), then rerun: the finished "
                         f"videos are kept and only the rest are computed")
+
+
+def output_size(path: Path) -> int:
+    """Bytes of one video's output: an archive, or a folder of files (the denseflow layout)."""
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return 0
 
 
 def _mb(size: float) -> str:
