@@ -212,6 +212,7 @@ def flow_command(args: argparse.Namespace) -> int:
     result = run.summary
     print(f"twostream flow: {result.done} videos computed ({run.pairs} frame pairs in {run.seconds:.1f} s, "
           f"{run.pairs / max(run.seconds, 1e-9):.1f} pairs/s), {result.skipped} already done, "
+          + (f"{len(result.elsewhere)} left to another run on {args.out}, " if result.elsewhere else "") +
           f"{len(result.failures)} failed" + (f" (listed in {args.out / 'failures.json'})"
                                                if result.failures else ""), file=sys.stderr)
     for name, why in sorted(result.failures.items()):

@@ -23,6 +23,7 @@ from twostream.flow.from_videos import (
 from twostream.flow.groundtruth import texture
 from twostream.store.flow_jpeg import decode_field
 from twostream.frames.video import write_video
+from twostream.store.pervideo import LOCKS
 from twostream.store.zipstore import ArchiveReader, flow_members
 
 SHIFT = 2  # px per frame, to the left
@@ -158,7 +159,7 @@ def test_a_rerun_skips_finished_videos_and_redoes_half_written_or_changed_ones(t
     changed = compute_flow(videos, out, settings(bound=10.0))
     assert changed.summary.done == 3
     assert json.loads((out / "a/flow.json").read_text())["bound"] == 10.0
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "failures.json", "someone_elses.zip",
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCKS) == ["a", "b", "c", "failures.json", "someone_elses.zip",
                                                      "warnings.json"]
 
 
@@ -166,7 +167,7 @@ def test_torchrun_ranks_take_disjoint_shares(tmp_path):
     videos = {name: panning_video(tmp_path / f"{name}.avi", n_frames=3) for name in "abcde"}
     out = tmp_path / "out"
     first = compute_flow(videos, out, settings(), shard=(0, 2))
-    assert first.summary.done == 3 and sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a", "c", "e"]
+    assert first.summary.done == 3 and sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != LOCKS) == ["a", "c", "e"]
     second = compute_flow(videos, out, settings(), shard=(1, 2))
     assert second.summary.done == 2 and (out / "failures.rank1.json").is_file()
     assert compute_flow(videos, out, settings()).summary.skipped == 5
@@ -208,3 +209,27 @@ def test_params_file_gives_the_pipelines_flow_block(tmp_path, capsys):
     assert record["recipe"]["backward"] is pipeline["backward"]
     assert record["recipe"]["jpeg_quality"] == pipeline["jpeg_quality"]
     assert record["recipe"]["build"]["epsilon"] == pipeline["tvl1_epsilon"]
+
+
+def test_a_video_another_live_run_is_computing_is_left_to_it(tmp_path):
+    """Two runs on one --out: the second neither removes the first's work in progress nor
+    computes the same video again; once the first is gone (its lock with it) a rerun does it."""
+    import fcntl
+    import hashlib
+
+
+
+    videos = {"a": panning_video(tmp_path / "a.avi"), "b": panning_video(tmp_path / "b.avi", seed=1)}
+    out = tmp_path / "out"
+    (out / LOCKS).mkdir(parents=True)
+    other_run = open(out / LOCKS / f"{hashlib.sha1(b'a').hexdigest()[:20]}.lock", "a")
+    fcntl.flock(other_run, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a" is being computed elsewhere
+    in_progress = out / ".a.tmp99999"
+    in_progress.mkdir()
+    run = compute_flow(videos, out, settings())
+    assert (run.summary.done, run.summary.elsewhere) == (1, ["a"]) and not run.summary.failures
+    assert in_progress.is_dir() and not (out / "a").exists() and (out / "b/flow.json").is_file()
+    other_run.close()  # that run ended (or was killed: the kernel drops its lock)
+    again = compute_flow(videos, out, settings())
+    assert (again.summary.done, again.summary.skipped, again.summary.elsewhere) == (1, 1, [])
+    assert (out / "a/flow.json").is_file()

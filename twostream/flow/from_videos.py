@@ -11,7 +11,9 @@ metadata of the pipeline's frames and flow stages, readable by its ``ArchiveRead
 
 A video's output appears under its final name only once it is complete (a temp folder or file,
 then a rename), so a rerun skips every finished video, redoes a half-written one, and redoes a
-finished one whose settings differ.
+finished one whose settings differ. Each video is computed under a lock (``.twostream-locks/``
+in the output folder), so two runs on one folder share the videos instead of computing each
+twice or removing each other's work in progress; the kernel frees a killed run's locks.
 """
 
 from __future__ import annotations
@@ -356,11 +358,11 @@ def compute_flow(videos: dict[str, Path], out_dir: Path, settings: ToolSettings,
     start = time.perf_counter()
     summary = run_jobs(mine, video_to_flow, out_dir, flow.workers or default_workers(backend),
                        f"flow ({backend.name})", report_suffix=f".rank{rank}" if world > 1 else "",
-                       done=is_finished, prune=False, size=declared_pairs, unit="pair")
+                       done=is_finished, prune=False, size=declared_pairs, unit="pair", shared=True)
     seconds = time.perf_counter() - start
     pairs = 0
     for job in mine:
-        if job.video_id not in finished_before and job.video_id not in summary.failures:
+        if job.video_id not in {*finished_before, *summary.failures, *summary.elsewhere}:
             record = recorded(job.target, settings.layout)
             pairs += record["n_fields"] if record else 0
     return FlowRun(summary, pairs, seconds)

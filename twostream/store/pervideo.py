@@ -16,6 +16,8 @@ exactly the videos it had not finished.
 from __future__ import annotations
 
 import errno
+import fcntl
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -51,6 +53,7 @@ class RunSummary:
     skipped: int
     failures: dict[str, str]
     warnings: dict[str, str] = field(default_factory=dict)
+    elsewhere: list[str] = field(default_factory=list)  # being computed by another live run
 
     def finish(self, log: logging.Logger, what: str, out_dir: Path, total: int) -> None:
         """Log the outcome; stop the stage only if not a single video succeeded."""
@@ -131,28 +134,56 @@ def _init_pool_worker() -> None:
 
 
 Work = Callable[[Job], "str | None"]  # returns an optional note about the video
+BUSY = "\0busy"  # a job's note when another live run holds its lock (left to that run)
+LOCKS = ".twostream-locks"  # under the output folder: one lock file per video
 
 
-def _guarded(work: Work, job: Job) -> tuple[str, str | None, str | None]:
+def _lock(locks: Path, job: Job) -> Any:
+    """An exclusive lock on ``job``'s video, held while the returned handle is open, or None
+    when another live process holds it. The kernel drops a lock with its process, so a killed
+    run's videos are free again at once."""
+    locks.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1(job.video_id.encode()).hexdigest()[:20]
+    handle = open(locks / f"{digest}.lock", "a")
     try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _guarded(work: Work, job: Job, locks: Path | None = None,
+             done: Callable[[Job], bool] | None = None) -> tuple[str, str | None, str | None]:
+    """Run one job; with ``locks``, only under its video's lock (another run that holds it is
+    left to finish it: a BUSY note), rechecking ``done`` once the lock is held."""
+    handle = _lock(locks, job) if locks is not None else None
+    if locks is not None and handle is None:
+        return job.video_id, None, BUSY
+    try:
+        if done is not None and done(job):  # finished by another run since this one looked
+            return job.video_id, None, None
         return job.video_id, None, work(job)
     except Exception as err:  # noqa: BLE001 - one bad video must not stop the stage
         if is_machine_error(err):
             raise  # ... but a full disk must
         return job.video_id, f"{type(err).__name__}: {err}", None
+    finally:
+        if handle is not None:
+            handle.close()
 
 
-def _results(todo: Sequence[Job], work: Work,
-             workers: int) -> Iterator[tuple[str, str | None, str | None]]:
+def _results(todo: Sequence[Job], work: Work, workers: int, locks: Path | None = None,
+             done: Callable[[Job], bool] | None = None) -> Iterator[tuple[str, str | None, str | None]]:
     """(video id, error or None, note or None) per job, here or over a pool, as they finish."""
     if workers == 1:
         _init_worker()
-        yield from (_guarded(work, job) for job in todo)
+        yield from (_guarded(work, job, locks, done) for job in todo)
         return
     # spawn, not fork: a forked child can deadlock in OpenCV's thread pool if the parent used it.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker) as pool:
-        futures = [pool.submit(_guarded, work, job) for job in todo]
+        futures = [pool.submit(_guarded, work, job, locks, done) for job in todo]
         try:
             yield from (future.result() for future in as_completed(futures))
         except BaseException:
@@ -183,7 +214,8 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
              shard: tuple[int, int] = (0, 1), report_suffix: str = "",
              failed_before: dict[str, str] | None = None, *,
              done: Callable[[Job], bool] = _archive_is_current, prune: bool = True,
-             size: Callable[[Job], int] | None = None, unit: str = "video") -> RunSummary:
+             size: Callable[[Job], int] | None = None, unit: str = "video",
+             shared: bool = False) -> RunSummary:
     """Run ``work`` for every job whose target is missing or stale; return what happened.
 
     With ``shard`` = (rank, world), only jobs rank, rank + world, ... are this process's, and
@@ -193,6 +225,8 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     is finished and current (default: its archive carries the job's recipe); ``prune`` False
     keeps files in ``out_dir`` that no job names (a folder the user shares with other runs).
     ``size`` weighs each job on the progress bar (e.g. its frame pairs), counted in ``unit``.
+    ``shared``: other runs may write ``out_dir`` at the same time; each video is computed under
+    a lock, and one another live run holds is left to it (``RunSummary.elsewhere``).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     rank, world = shard
@@ -213,11 +247,17 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     filed_before = len(failures)
     notes: dict[str, str] = {}
     finished: list[Path] = []
+    elsewhere: list[str] = []
     by_id = {job.video_id: job for job in todo}
     weights = {job.video_id: size(job) if size else 1 for job in todo}
     with progress(total=sum(weights.values()), desc=desc, unit=unit) as bar:
         try:
-            for video_id, error, note in _results(todo, work, workers):
+            locks = out_dir / LOCKS if shared else None
+            for video_id, error, note in _results(todo, work, workers, locks, done if shared else None):
+                if note == BUSY:
+                    elsewhere.append(video_id)
+                    bar.update(weights[video_id])
+                    continue
                 if error:
                     failures[video_id] = error
                 else:
@@ -230,7 +270,7 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
                 raise
             if prune:  # (else the workers' own writers removed their temp files)
                 remove_stale(out_dir, set(), temp_only=True)
-            left = len(todo) - len(finished) - (len(failures) - filed_before)
+            left = len(todo) - len(finished) - (len(failures) - filed_before) - len(elsewhere)
             raise machine_error(err, out_dir, finished, left) from None
     for video_id, error in sorted(failures.items()):
         log.warning("%s: %s failed: %s", desc, video_id, error)
@@ -244,8 +284,11 @@ def run_jobs(jobs: Sequence[Job], work: Work, out_dir: Path, workers: int, desc:
     notes.update({k: v for k, v in old_notes.items() if k in kept})
     failures_file.write_text(json.dumps(failures, indent=1, sort_keys=True) + "\n")
     warnings_file.write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
-    return RunSummary(done=len(todo) - (len(failures) - filed_before), skipped=skipped, failures=failures,
-                      warnings=notes)
+    if elsewhere:
+        log.info("%s: %d videos left to another run writing %s: %s", desc, len(elsewhere), out_dir,
+                 ", ".join(sorted(elsewhere)[:5]))
+    return RunSummary(done=len(todo) - (len(failures) - filed_before) - len(elsewhere), skipped=skipped,
+                      failures=failures, warnings=notes, elsewhere=sorted(elsewhere))
 
 
 def read_failures(out_dir: Path) -> dict[str, str]:
