@@ -96,6 +96,57 @@ def test_a_pool_worker_runs_opencv_and_torch_on_one_core(tmp_path):
     assert [read_meta(job.target)["threads"] for job in jobs] == [[1, 1], [1, 1]]
 
 
+PARENT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from twostream.store.pervideo import Job, run_jobs
+import slow_work
+out = Path(sys.argv[1])
+run_jobs([Job(f"C/v{k}", Path("x"), out / f"v{k}.zip", {}) for k in range(4)], slow_work.work, out,
+         workers=2, desc="flow")
+"""
+SLOW_WORK = """
+import os, time
+from pathlib import Path
+
+def work(job):
+    (job.target.parent / f"worker{os.getpid()}").write_text("")
+    for _ in range(300):  # 30 s of "flow", writing as it goes
+        time.sleep(0.1)
+        (job.target.parent / f"worker{os.getpid()}").write_text(str(time.time()))
+"""
+
+
+def test_pool_workers_die_with_a_killed_parent(tmp_path):
+    """kill -9 of a run with --workers 2: the parent cannot stop its pool, so each worker must
+    notice its parent is gone and exit instead of writing on for minutes."""
+    import signal
+    import time
+
+    (tmp_path / "slow_work.py").write_text(SLOW_WORK)
+    out = tmp_path / "out"
+    out.mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(out), str(tmp_path)], cwd=REPO,
+                              env={**__import__("os").environ, "PYTHONPATH": f"{REPO}:{tmp_path}"})
+    deadline = time.time() + 60
+    while len(list(out.glob("worker*"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    workers = [int(p.name.removeprefix("worker")) for p in out.glob("worker*")]
+    assert len(workers) == 2, "the workers never started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    alive = workers
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                 and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+    for pid in alive:  # (a failed run must not leave them behind)
+        __import__("os").kill(pid, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their killed parent"
+
+
 def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],

@@ -24,6 +24,8 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -124,9 +126,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
 
 
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Exit (at once, writing nothing more) when the process that started this one is gone: a
+    parent killed with SIGKILL cannot stop its pool, whose workers would go on writing."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
 def _init_pool_worker() -> None:
     """A pool worker: one core, for OpenCV and for PyTorch (torch-tvl1's compiled kernels),
-    whose threads, one per core in each of one process per core, would oversubscribe."""
+    whose threads, one per core in each of one process per core, would oversubscribe; and it
+    dies with its parent."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _init_worker()
     os.environ["OMP_NUM_THREADS"] = "1"  # torch reads it when first imported here
     if "torch" in sys.modules:
