@@ -233,3 +233,16 @@ def test_a_video_another_live_run_is_computing_is_left_to_it(tmp_path):
     again = compute_flow(videos, out, settings())
     assert (again.summary.done, again.summary.skipped, again.summary.elsewhere) == (1, 1, [])
     assert (out / "a/flow.json").is_file()
+
+
+def test_a_linked_class_folder_is_followed_and_a_link_loop_ends(tmp_path):
+    (tmp_path / "store/Archery").mkdir(parents=True)
+    (tmp_path / "store/Archery/a.avi").write_bytes(b"x")
+    (tmp_path / "store/Archery/._a.avi").write_bytes(b"x")  # macOS's AppleDouble: not a video
+    (tmp_path / "videos/Bowling").mkdir(parents=True)
+    (tmp_path / "videos/Bowling/b.avi").write_bytes(b"x")
+    (tmp_path / "videos/Archery").symlink_to(tmp_path / "store/Archery")
+    (tmp_path / "videos/Bowling/loop").symlink_to(tmp_path / "videos")
+    named, bad = find_videos([tmp_path / "videos"])
+    assert named == {"Archery/a": tmp_path / "videos/Archery/a.avi", "Bowling/b": tmp_path / "videos/Bowling/b.avi"}
+    assert not bad

@@ -93,6 +93,22 @@ class ClaimedOutputError(UserError, ValueError):
     """An output folder or archive that already holds another video's flow."""
 
 
+def video_files(folder: Path) -> list[Path]:
+    """Video files under ``folder``, sorted, following linked folders (a class folder may be a
+    link to where the videos live) but entering each real folder once, so a link loop ends."""
+    found, entered = [], set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in entered:
+            dirs[:] = []
+            continue
+        entered.add(real)
+        dirs.sort()
+        found += [Path(top) / f for f in files if Path(f).suffix.lower() in TOOL_SUFFIXES
+                  and not f.startswith(".") and (Path(top) / f).is_file()]
+    return sorted(found)
+
+
 def find_videos(inputs: Sequence[Path]) -> tuple[dict[str, Path], dict[Path, str]]:
     """Output name -> video for each input: a file by its stem, a folder's videos by their path
     inside it without the suffix (``Class/v_x``, so class folders are kept), as denseflow and
@@ -117,7 +133,7 @@ def find_videos(inputs: Sequence[Path]) -> tuple[dict[str, Path], dict[Path, str
 
     for path in inputs:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TOOL_SUFFIXES)
+            found = video_files(path)
             if not found:
                 bad[path] = f"a folder with no videos ({' '.join(TOOL_SUFFIXES)}) in it or below it"
             for video in found:
