@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from twostream.evaluation.scoring import accuracy  # noqa: E402
+from twostream.evaluation.scores import accuracy  # noqa: E402
 from twostream.presets import as_flag_value, load_preset, preset_flags  # noqa: E402
 from twostream.evaluation.scores import load_scores, split_files  # noqa: E402
 from results import report  # noqa: E402

@@ -29,7 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from twostream.evaluation.scoring import accuracy  # noqa: E402
+from twostream.evaluation.scores import accuracy  # noqa: E402
 from twostream.presets import load_preset, with_overrides  # noqa: E402
 from twostream.evaluation.scores import load_scores, split_files  # noqa: E402
 from results import report  # noqa: E402

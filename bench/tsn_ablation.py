@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from twostream.config import SVM_SCORES  # noqa: E402
 from twostream.evaluation.scores import load_scores, split_files  # noqa: E402
-from twostream.evaluation.scoring import accuracy  # noqa: E402
+from twostream.evaluation.scores import accuracy  # noqa: E402
 from twostream.presets import load_preset, preset_flags  # noqa: E402
 from real10 import run_timed  # noqa: E402
 from results import report  # noqa: E402

@@ -17,7 +17,7 @@ from twostream.datasets.splits import load_table
 from twostream.errors import run_entry_point
 from twostream.evaluation.score_model import score_model
 from twostream.evaluation.scores import ScoreFile, save_scores
-from twostream.evaluation.scoring import accuracy
+from twostream.evaluation.scores import accuracy
 from twostream.models.model_file import ModelFile
 from twostream.runtime import configure_logging, pick_device
 from twostream.streams import STREAMS

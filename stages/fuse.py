@@ -21,7 +21,7 @@ from twostream.config import load_params
 from twostream.errors import run_entry_point
 from twostream.evaluation.late_fusion import PairScores, PairingError, fuse_split
 from twostream.evaluation.scores import ScoreFile, load_scores, save_scores, split_files
-from twostream.evaluation.scoring import accuracy
+from twostream.evaluation.scores import accuracy
 from twostream.runtime import configure_logging
 
 

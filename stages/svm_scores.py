@@ -26,7 +26,7 @@ from twostream.errors import run_entry_point
 from twostream.evaluation.cross_fit import cross_fit_scores
 from twostream.evaluation.score_model import score_model
 from twostream.evaluation.scores import ScoreFile, save_scores
-from twostream.evaluation.scoring import accuracy
+from twostream.evaluation.scores import accuracy
 from twostream.models import WeightsError
 from twostream.models.model_file import ModelFile
 from twostream.runtime import configure_logging, pick_device

@@ -7,9 +7,12 @@ import os
 import platform
 from importlib import metadata
 
-import torch
+from typing import TYPE_CHECKING
 
 from twostream.errors import UserError
+
+if TYPE_CHECKING:  # torch takes seconds to import: the stages that never touch it (fuse, report) skip it
+    import torch
 
 # The packages whose versions decide the results (constraints.txt pins them all).
 RESULT_PACKAGES = ("torch", "torchvision", "opencv-contrib-python-headless", "numpy",
@@ -22,8 +25,10 @@ def configure_logging(stage: str) -> logging.Logger:
     return logging.getLogger(f"twostream.{stage}")
 
 
-def pick_device() -> torch.device:
+def pick_device() -> "torch.device":
     """CUDA when present (recorded in outputs), else the CPU with one thread per core."""
+    import torch
+
     if torch.cuda.is_available():
         return torch.device("cuda")
     torch.set_num_threads(os.cpu_count() or 1)
@@ -38,8 +43,10 @@ def torchrun_shard() -> tuple[int, int]:
     return rank, world
 
 
-def autocast(device: torch.device, enabled: bool = True) -> torch.autocast:
+def autocast(device: "torch.device", enabled: bool = True) -> "torch.autocast":
     """bfloat16 autocast on CUDA (no loss scaling needed, unlike float16); off on the CPU."""
+    import torch
+
     return torch.autocast(device.type, dtype=torch.bfloat16,
                           enabled=enabled and device.type == "cuda")
 

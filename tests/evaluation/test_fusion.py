@@ -1,6 +1,6 @@
 import numpy as np
 
-from twostream.evaluation.scoring import accuracy
+from twostream.evaluation.scores import accuracy
 from twostream.evaluation.fusion import average_fusion, fit_fusion_svm, l2_normalise
 
 

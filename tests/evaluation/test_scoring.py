@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import twostream.evaluation.scoring
-from twostream.evaluation.scoring import accuracy, score_inputs
+from twostream.evaluation.scores import accuracy
+from twostream.evaluation.scoring import score_inputs
 from twostream.models import build_model
 
 

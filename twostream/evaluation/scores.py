@@ -54,3 +54,13 @@ def split_files(directory: Path) -> dict[int, Path]:
         if match:
             found[int(match.group(1))] = path
     return found
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy; rows with NaN (unscorable videos) count as wrong."""
+    if len(labels) == 0:
+        return float("nan")
+    valid = ~np.isnan(scores).any(axis=1)
+    hits = np.zeros(len(labels), bool)
+    hits[valid] = scores[valid].argmax(axis=1) == labels[valid]
+    return float(hits.mean())

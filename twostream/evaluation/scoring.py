@@ -76,13 +76,3 @@ def score_videos(model: nn.Module, archives: Sequence[Path],
         except (FileNotFoundError, KeyError, ValueError) as err:
             log.warning("%s: cannot score (%s); counted as wrong", path, err)
     return scores
-
-
-def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy; rows with NaN (unscorable videos) count as wrong."""
-    if len(labels) == 0:
-        return float("nan")
-    valid = ~np.isnan(scores).any(axis=1)
-    hits = np.zeros(len(labels), bool)
-    hits[valid] = scores[valid].argmax(axis=1) == labels[valid]
-    return float(hits.mean())

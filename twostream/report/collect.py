@@ -19,7 +19,7 @@ from twostream.config import ROLES, Params, TemporalInput
 from twostream.errors import UserError
 from twostream.evaluation.fusion import average_fusion
 from twostream.evaluation.scores import ScoreFile, load_scores, split_files
-from twostream.evaluation.scoring import accuracy
+from twostream.evaluation.scores import accuracy
 from twostream.report.tables import (CellResult, FusionResult, RunResults, confusion_rows,
                                      per_class_accuracy)
 from twostream.runtime import package_versions
