@@ -39,14 +39,15 @@ from results import report  # noqa: E402
 STAGE = re.compile(r"Running stage '([\w@.-]+)'")
 
 
-def run_timed(command: list[str], log: Path) -> tuple[dict[str, float], float]:
-    """Run ``command`` echoing its output to ``log``; each stage's seconds (from its start to
-    the next stage's start) and the total."""
+def run_timed(command: list[str], log: Path, cwd: Path = ROOT,
+              env: dict[str, str] | None = None) -> tuple[dict[str, float], float]:
+    """Run ``command`` in ``cwd`` echoing its output to ``log``; each stage's seconds (from its
+    start to the next stage's start) and the total."""
     starts: list[tuple[str, float]] = []
     begin = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+        proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})})
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)

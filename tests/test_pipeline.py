@@ -146,6 +146,15 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     assert tables["provenance"]["fused"]["ucf101"]["spatial"] == "last_layer-0.9"
     one_cell = _run(["dvc", "exp", "run", "-S", "table1b.trajectory3.mean_subtraction=true"], project)
     assert _ran(one_cell) == {"train_temporal_ucf101@trajectory3", "evaluate_temporal_ucf101@trajectory3", "report"}
+    # the SVM on held-out scores: fold nets trained as each part's fused pair (hmdb51's multi-task
+    # net learns from both parts' data), nothing else reruns
+    held_out = _run(["dvc", "exp", "run", "-S", "fusion.svm_scores=held_out", "-S", "fusion.cross_fits=2"], project)
+    assert _ran(held_out) == {f"{stage}@{part}" for stage in ("svm_scores_spatial", "svm_scores_temporal", "fuse")
+                              for part in PARTS} | {"report"}
+    settings = json.loads((project / "metrics/tables.json").read_text())["settings"]
+    for part in PARTS:
+        row = next(r for r in settings[part] if r["param"] == "fusion.svm_scores")
+        assert row["ours"].startswith("one fold net's scores on its held-out fold (1/2")
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 
