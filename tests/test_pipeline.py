@@ -155,6 +155,10 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     for part in PARTS:
         row = next(r for r in settings[part] if r["param"] == "fusion.svm_scores")
         assert row["ours"].startswith("one fold net's scores on its held-out fold (1/2")
+    # `dvc exp run` leaves its values in the workspace: later experiments here use the default SVM
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["fusion"].update(svm_scores="trainset", cross_fits=3)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 
