@@ -157,7 +157,8 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
         assert row["ours"].startswith("one fold net's scores on its held-out fold (1/2")
     # `dvc exp run` leaves its values in the workspace: later experiments here use the default SVM
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["fusion"].update(svm_scores="trainset", cross_fits=3)
+    default = yaml.safe_load((REPO / "params.yaml").read_text())["fusion"]
+    params["fusion"].update({k: default[k] for k in ("svm_scores", "cross_fits")})
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
