@@ -38,7 +38,9 @@ def score_inputs(model: nn.Module, inputs: torch.Tensor, weights: torch.Tensor, 
 def for_inference(model: nn.Module, channels: int, size: int, device: torch.device,
                   log: logging.Logger) -> nn.Module:
     """``model`` traced and frozen for CPU inference (BatchNorm folded into the convolutions:
-    ~1.4-1.8x on EfficientNet), checked against eager on a random batch; eager if either fails."""
+    ~1.4-1.8x on EfficientNet), checked against eager on a random batch; eager if either fails.
+    (torch's own trace check, which runs the net twice more and imports torch.distributed, is
+    off: the comparison here is the one that matters.)"""
     model.eval()
     if device.type != "cpu":
         return model
@@ -47,7 +49,7 @@ def for_inference(model: nn.Module, channels: int, size: int, device: torch.devi
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frozen = torch.jit.freeze(torch.jit.trace(model, probe))
+            frozen = torch.jit.freeze(torch.jit.trace(model, probe, check_trace=False))
             if not torch.allclose(frozen(probe), model(probe), rtol=1e-3, atol=1e-4):
                 raise RuntimeError("traced outputs differ from eager")
     except Exception as err:  # tracing is an optimisation; never a reason to fail
