@@ -12,7 +12,8 @@ DVC starting the next) then splits into process start-up and imports, the stage'
 and DVC's own time (hashing outputs, writing dvc.lock, starting the process). `compare` does
 that for two commits one after the other and sets their times and tables' cells side by side
 (a speed change must leave every cell as it was, or say why). `tests` runs
-`python -m pytest -q --durations=0` and sums the time by test file. Both print a table and
+`python -m pytest -q --durations=0` (also with an empty torch.compile cache, as CI's) and sums
+the time by test file. Both print a table and
 append it to bench/RESULTS.md.
 """
 
@@ -166,7 +167,8 @@ DURATION = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+?)(?:::(\S+))?$")
 def tests(args: argparse.Namespace) -> list[str]:
     begin = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--durations=0", "-p", "no:cacheprovider"],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix="twostream-inductor-")})
     total = time.perf_counter() - begin
     per_test: dict[str, float] = defaultdict(float)
     per_file: dict[str, float] = defaultdict(float)
@@ -178,7 +180,7 @@ def tests(args: argparse.Namespace) -> list[str]:
             per_file[path] += float(seconds)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "(no output)"
     lines = [f"### the test suite, `python -m pytest -q` ({datetime.date.today()})", "",
-             f"Machine: {machine()}. {args.rev}; `bench/timing.py tests`. Whole run: **{total:.0f} s** "
+             f"Machine: {machine()}. {args.rev}, an empty torch.compile cache; `bench/timing.py tests`. Whole run: **{total:.0f} s** "
              f"({total / 60:.1f} min): {summary}", "", "| test file | s |", "|---|---|"]
     lines += [f"| {path} | {s:.1f} |" for path, s in sorted(per_file.items(), key=lambda kv: -kv[1])[:args.top]]
     lines += ["", "| slowest tests (setup + call + teardown) | s |", "|---|---|"]

@@ -2,6 +2,7 @@ import torch
 from torch import nn
 
 from twostream.models.cnn_m import CNNM2048
+from twostream.models.lrn import LocalResponseNorm
 
 
 def _count(model, kind):
@@ -11,7 +12,7 @@ def _count(model, kind):
 def test_paper_sized_network_shapes():
     spatial = CNNM2048(3, 101, norm2=True, dropout=0.5)
     temporal = CNNM2048(20, 101, norm2=False, dropout=0.9)
-    assert _count(spatial, nn.LocalResponseNorm) == 2 and _count(temporal, nn.LocalResponseNorm) == 1
+    assert _count(spatial, LocalResponseNorm) == 2 and _count(temporal, LocalResponseNorm) == 1
     convs = [m for m in spatial.features if isinstance(m, nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
         (96, 7, 2), (256, 5, 2), (512, 3, 1), (512, 3, 1), (512, 3, 1)]
@@ -35,5 +36,5 @@ def test_conv2_padding_and_lrn_constants_are_caffes_cnn_m_2048():
     assert conv2.padding == (1, 1)
     upto_conv2 = model.features[: list(model.features).index(conv2) + 1]
     assert upto_conv2(torch.zeros(1, 3, 224, 224)).shape[-2:] == (26, 26)
-    for lrn in (m for m in model.modules() if isinstance(m, nn.LocalResponseNorm)):
+    for lrn in (m for m in model.modules() if isinstance(m, LocalResponseNorm)):
         assert (lrn.size, lrn.alpha, lrn.beta, lrn.k) == (5, 5e-4, 0.75, 2.0)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from twostream.models.lrn import LocalResponseNorm
 
-def _lrn() -> nn.LocalResponseNorm:
+
+def _lrn() -> LocalResponseNorm:
     # Caffe CNN-M: local_size 5, alpha 5e-4, beta 0.75, k 2.
-    return nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
+    return LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
 
 
 class CNNM2048(nn.Module):
