@@ -158,7 +158,7 @@ def compare(args: argparse.Namespace) -> list[str]:
             walls[KINDS.get(script_of(stage), script_of(stage))][index] += wall
     lines += [f"| kind of work | {args.base} s | {args.rev} s |", "|---|---|---|"]
     lines += [f"| {kind} | {a:.0f} | {b:.0f} |" for kind, (a, b) in sorted(walls.items(), key=lambda kv: -kv[1][0])]
-    return lines + [""] + by_kind(new, args.top)
+    return lines + [""] + by_kind(new, args.top) + [""] + by_kind(base, args.top)
 
 
 DURATION = re.compile(r"^([\d.]+)s (call|setup|teardown)\s+(\S+?)(?:::(\S+))?$")
