@@ -79,3 +79,12 @@ def tiny_archives(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path):
     extract_frames(table, tiny_dataset, out / "frames", repo_block("frames", short_side=48, workers=1))
     extract_flow(table, out / "frames", out / "flow", repo_block("flow", workers=1))
     return table, out / "frames", out / "flow"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``run_first`` tests first, ``run_last`` tests last: the end-to-end runs on real footage
+    start in the background with the first pipeline test and go on beside the rest of the
+    suite (tests/test_pipeline.py), which waits for them only at its end."""
+    first = [item for item in items if item.get_closest_marker("run_first")]
+    last = [item for item in items if item.get_closest_marker("run_last")]
+    items[:] = first + [item for item in items if item not in first and item not in last] + last

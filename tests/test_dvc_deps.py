@@ -87,10 +87,12 @@ def test_a_code_edit_changes_exactly_the_stages_that_run_it(tmp_path):
     after = _codes(root)
     assert {s for s in before if after[s] != before[s]} == {"flow"}
     edit_source(root / "twostream/inputs/crops.py", "\ndef ", "\nUNUSED = 1\n\n\ndef ")
-    changed = {s for s in before if _codes(root)[s] != before[s]}
+    after = _codes(root)
+    changed = {s for s in before if after[s] != before[s]}
     assert changed == {"flow", "train", "evaluate", "svm_scores"}  # crops: training and test inputs, not the report
     edit_source(root / "twostream/config.py", "\ndef ", "\nUNUSED = 1\n\n\ndef ")
-    assert {s for s in before if _codes(root)[s] != before[s]} == set(before) - {"fingerprints"}
+    after = _codes(root)
+    assert {s for s in before if after[s] != before[s]} == set(before) - {"fingerprints"}
 
 
 def _stage_commands() -> dict[str, tuple[list[str], list[str]]]:

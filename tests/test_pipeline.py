@@ -5,7 +5,9 @@ Table 1 cell (the pre-trained ones on the efficientnet wheel's real ImageNet wei
 Table 2 net, fuses both parts and fills Tables 1-4; a second `dvc repro` reruns nothing;
 `dvc exp run -S dropout=0.9` trains only the hmdb51 part's last-layer spatial net and re-fuses;
 changing one Table 1b cell reruns that cell only; `dvc exp show` lists experiments; a comment
-edit reruns nothing and a code edit only the stages that run that code.
+edit reruns nothing and a code edit only the stages that run that code. On real footage, in
+a project of their own that runs in the background beside the rest of the suite: both parts
+on the vendored UCF-101 and HMDB-51 clips, and the real-footage preset on a cut of real10.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -59,9 +63,10 @@ def trained(spatial_cells: set[str], table1b_cells: set[str]) -> set[str]:
 
 
 TRAINED = trained(SPATIAL_CELLS, set(TINY_TABLE1B))
-# The real-data runs test the data and the wiring, not every cell again: a dropout and one
-# Table 1b input (the one Table 2 stacks)
-FEWER_CELLS = ["-S", "table1a.dropouts=[0.5]", "-S", "~table1b.trajectory3", "-S", "~table1b.bidirectional2_sub"]
+# The real-data runs test the data and the wiring, not every cell again: the fused spatial cell
+# and the Table 1b input Table 2 stacks
+FEWER_CELLS = ["-S", "table1a.settings=[last_layer]", "-S", "table1a.dropouts=[0.5]",
+               "-S", "~table1b.trajectory3", "-S", "~table1b.bidirectional2_sub"]
 PER_PART = {f"{stage}@{part}" for stage in ("data", "frames", "flow", "svm_scores_spatial",
                                             "svm_scores_temporal", "fuse") for part in PARTS}
 
@@ -79,9 +84,8 @@ def _ran(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([\w@.-]+)'", output))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("project")
+def _make_project(root: Path) -> Path:
+    """A tiny copy of the repository (its code, dvc.yaml and TINY params) as a git + DVC repo."""
     for name in ("stages", "twostream"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
@@ -99,7 +103,54 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_changed(project: Path):
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _make_project(tmp_path_factory.mktemp("project"))
+
+
+class Background:
+    """Commands run one after another in a thread, each result collected by name: the real-data
+    runs share no stage with the generated-data project, so they run in a project of their own
+    beside it. Most of a stage's time on 2 cores is single-threaded (starting Python and torch,
+    DVC hashing and writing dvc.lock), so two pipelines side by side take far less than one
+    after the other."""
+
+    def __init__(self, jobs: list[tuple[str, Callable[[], object]]]) -> None:
+        self.results: dict[str, tuple[object, BaseException | None]] = {}
+        self.thread = threading.Thread(target=self._work, args=(jobs,), daemon=True)
+        self.thread.start()
+
+    def _work(self, jobs: list[tuple[str, Callable[[], object]]]) -> None:
+        for name, job in jobs:
+            try:
+                self.results[name] = (job(), None)
+            except BaseException as err:  # noqa: BLE001 - raised again in the test that asks
+                self.results[name] = (None, err)
+
+    def result(self, name: str) -> object:
+        while name not in self.results and self.thread.is_alive():
+            self.thread.join(timeout=1)
+        value, err = self.results[name]
+        if err is not None:
+            raise err
+        return value
+
+
+@pytest.fixture(scope="session")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Background:
+    """The real-footage runs (both parts on real clips; the real-footage preset on a cut of
+    ucf101-real10), one after the other in their own tiny project, started with the first
+    test (``run_first``) so that they overlap the generated-data run and the unit tests; their
+    checks run last (``run_last``)."""
+    real = _make_project(tmp_path_factory.mktemp("real_project"))
+    return Background([("real_footage", lambda: _run_real_footage(real)),
+                       ("real10", lambda: _run_real10(real))])
+
+
+@pytest.mark.run_first
+def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_changed(project: Path,
+                                                                                     real_runs: Background):
+    # (real_runs: asked for here so that they start first and run beside this one)
     first = _run(["dvc", "repro"], project)
     assert _ran(first) == PER_PART | {"fingerprints", "report"} | TRAINED
     summary = json.loads((project / "metrics/summary.json").read_text())
@@ -175,6 +226,7 @@ def test_repro_fills_every_table_then_noop_then_experiments_rerun_only_what_chan
     assert "0.9" in shown and "table4.ucf101.spatial" in shown and "table1a.finetune-0.5" in shown
 
 
+@pytest.mark.run_first
 def test_code_deps_rerun_what_an_edit_changes_and_nothing_for_a_comment(project: Path):
     """Through DVC itself: a docstring and a comment edit rerun only the fingerprints stage; a
     line of flow code changes the deps of the flow stages alone (no spatial stage)."""
@@ -194,6 +246,7 @@ def test_code_deps_rerun_what_an_edit_changes_and_nothing_for_a_comment(project:
         _run(["dvc", "repro", "fingerprints"], project)
 
 
+@pytest.mark.run_first
 def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["table1b"]["flow3_sub"]["stack_length"] = 0
@@ -206,40 +259,49 @@ def test_bad_param_fails_the_first_stage_naming_the_key(project: Path):
     assert proc.returncode != 0 and "table1b.flow3_sub.stack_length" in proc.stderr
 
 
-def test_real_footage_end_to_end(project: Path):
-    """Both parts on real clips (the vendored UCF-101 and HMDB-51 samples), offline, with
-    `-S` flags only: every table, multi-task across the two real datasets included."""
+def _run_real_footage(project: Path) -> tuple[str, dict[str, object], dict[str, str]]:
     from conftest import REAL
 
-    _run(["git", "checkout", "params.yaml"], project)  # the tiny project's values, not the last experiment's
     flags = list(FEWER_CELLS)
     for dataset in PARTS:
         flags += ["-S", f"datasets.{dataset}={dataset}", "-S", f"{dataset}.root={REAL / dataset}",
                   "-S", f"{dataset}.subset=true"]
     output = _run(["dvc", "exp", "run", *flags, "-S", f"download.cache_dir={project.parent / 'cache'}"],
                   project)
-    assert _ran(output) == PER_PART | {"report"} | trained({"scratch-0.5", "finetune-0.5", "last_layer-0.5"},
-                                                           {"flow3_sub"})
-    table = (project / "data/ucf101/splits.csv").read_text()
-    assert "HandstandPushups" not in table and "JavelinThrow" in table
-    assert "Golf_Tips" in (project / "data/hmdb51/splits.csv").read_text()
-    tables = json.loads((project / "metrics/tables.json").read_text())
-    assert tables["datasets"] == {"ucf101": "ucf101", "hmdb51": "hmdb51"}
-    assert "subset" in tables["note"]
-    assert tables["provenance"]["test_videos"] == {"ucf101": {"split1": 2}, "hmdb51": {"split1": 1}}
-    table2 = {row["row"]: row for row in tables["table2"]["rows"]}
-    import pandas as pd
+    found = {name: json.loads((project / name).read_text())
+             for name in ("metrics/tables.json", "metrics/summary.json", "data/ucf101/frames/failures.json",
+                          "data/hmdb51/frames/failures.json")}
+    tables = {part: (project / f"data/{part}/splits.csv").read_text() for part in PARTS}
+    return output, found, tables
 
+
+@pytest.mark.run_last
+def test_real_footage_end_to_end(real_runs: Background):
+    """Both parts on real clips (the vendored UCF-101 and HMDB-51 samples), offline, with
+    `-S` flags only: every table, multi-task across the two real datasets included."""
+    from io import StringIO
+
+    from conftest import REAL
+
+    output, found, tables = real_runs.result("real_footage")
+    assert _ran(output) == PER_PART | {"fingerprints", "report"} | trained({"last_layer-0.5"}, {"flow3_sub"})
+    assert "HandstandPushups" not in tables["ucf101"] and "JavelinThrow" in tables["ucf101"]
+    assert "Golf_Tips" in tables["hmdb51"]
+    tables_json = found["metrics/tables.json"]
+    assert tables_json["datasets"] == {"ucf101": "ucf101", "hmdb51": "hmdb51"}
+    assert "subset" in tables_json["note"]
+    assert tables_json["provenance"]["test_videos"] == {"ucf101": {"split1": 2}, "hmdb51": {"split1": 1}}
+    table2 = {row["row"]: row for row in tables_json["table2"]["rows"]}
     from twostream.datasets.overlap import extra_classes
 
-    ucf = pd.read_csv(project / "data/ucf101/splits.csv").drop_duplicates("label").sort_values("label")
-    hmdb = pd.read_csv(project / "data/hmdb51/splits.csv")["class"].unique()
+    ucf = pd.read_csv(StringIO(tables["ucf101"])).drop_duplicates("label").sort_values("label")
+    hmdb = pd.read_csv(StringIO(tables["hmdb51"]))["class"].unique()
     # the sample's HMDB-51 classes hold no `throw`: JavelinThrow overlaps nothing present here
     assert table2["extra_classes"]["added_classes"] == extra_classes(["auto"], list(ucf["class"]), hmdb)
-    summary = json.loads((project / "metrics/summary.json").read_text())
+    summary = found["metrics/summary.json"]
     assert all(0 <= v <= 100 for part in PARTS for v in summary["table4"][part].values())
     for part in PARTS:
-        assert json.loads((project / f"data/{part}/frames/failures.json").read_text()) == {}
+        assert found[f"data/{part}/frames/failures.json"] == {}
     # The user's folder is read, never modified (DVC's cache protection must not reach it).
     assert all(p.stat().st_mode & 0o200 for p in REAL.rglob("*.avi"))
 
@@ -269,13 +331,8 @@ def _real10_cut(target: Path, clips: int = 4) -> tuple[Path, int]:
     return target, copied
 
 
-def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
-    """The real-footage preset (presets/ucf101-real10.yaml) as `bench/real10.py` applies it, on
-    3 classes x 2-4 clips of real UCF-101 footage cut to 20 frames: every stage runs, the frames
-    are each clip's middle 20, and the report records the settings that ran."""
+def _run_real10(project: Path) -> tuple[str, Path, int, dict[str, object]]:
     from twostream.presets import load_preset, preset_flags
-    from twostream.evaluation.scores import load_scores
-    from twostream.store.zipstore import read_meta
 
     cut, clips = _real10_cut(project.parent / "real10-cut")
     values = load_preset(REPO / "presets/ucf101-real10.yaml", REPO)
@@ -284,9 +341,20 @@ def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
     for block in ("spatial", "temporal"):  # the tiny nets of this test's project
         for key in ("input_size", "schedule_scale"):
             values[f"{block}.{key}"] = TINY[block][key]
-    values["table1a.dropouts"] = [0.5]  # fewer cells than the preset's whole pipeline: CI time
-    _run(["git", "checkout", "params.yaml"], project)
-    output = _run(["dvc", "exp", "run", *preset_flags(values), *FEWER_CELLS[2:]], project)
+    _run(["git", "checkout", "params.yaml"], project)  # the tiny project's values, not the last run's
+    output = _run(["dvc", "exp", "run", *preset_flags(values), *FEWER_CELLS], project)
+    return output, project, clips, values
+
+
+@pytest.mark.run_last
+def test_real10_preset_end_to_end_on_a_tiny_cut(real_runs: Background):
+    """The real-footage preset (presets/ucf101-real10.yaml) as `bench/real10.py` applies it, on
+    3 classes x 2-4 clips of real UCF-101 footage cut to 20 frames: every stage runs, the frames
+    are each clip's middle 20, and the report records the settings that ran."""
+    from twostream.evaluation.scores import load_scores
+    from twostream.store.zipstore import read_meta
+
+    output, project, clips, values = real_runs.result("real10")
     assert {"data@ucf101", "frames@ucf101", "flow@ucf101", "fuse@ucf101", "report"} <= _ran(output)
     table = pd.read_csv(project / "data/ucf101/splits.csv")
     assert table["class"].nunique() == 3 and len(table) == clips
@@ -304,5 +372,5 @@ def test_real10_preset_end_to_end_on_a_tiny_cut(project: Path):
     assert "## Settings" in (project / "metrics/tables.md").read_text()
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert all(0 <= v <= 100 for v in summary["table4"]["ucf101"].values())
-    scored = load_scores(project / "metrics/scores/ucf101/spatial/finetune-0.5/split1.npz")
+    scored = load_scores(project / "metrics/scores/ucf101/spatial/last_layer-0.5/split1.npz")
     assert scored.meta["amp"] is False and scored.meta["device"] == "cpu"

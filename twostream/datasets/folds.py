@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from twostream.datasets.splits import class_names
 from twostream.errors import UserError
@@ -34,6 +33,10 @@ def fold_tables(table: pd.DataFrame, split: int, folds: int, seed: int) -> list[
         raise FoldError(f"split {split}: its training videos come from {len(set(groups))} groups, "
                         f"fewer than fusion.cross_fits={folds} folds (a fold holds whole groups); "
                         f"lower fusion.cross_fits")
+    # here, not at the top: the default SVM (trainset) never cuts folds, and scikit-learn's
+    # import is most of a stage's start-up after torch's
+    from sklearn.model_selection import StratifiedGroupKFold
+
     cutter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a class with fewer groups than folds: said below, by name
         warnings.simplefilter("ignore", UserWarning)
