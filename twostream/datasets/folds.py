@@ -33,8 +33,8 @@ def fold_tables(table: pd.DataFrame, split: int, folds: int, seed: int) -> list[
         raise FoldError(f"split {split}: its training videos come from {len(set(groups))} groups, "
                         f"fewer than fusion.cross_fits={folds} folds (a fold holds whole groups); "
                         f"lower fusion.cross_fits")
-    # here, not at the top: the default SVM (trainset) never cuts folds, and scikit-learn's
-    # import is most of a stage's start-up after torch's
+    # here, not at the top: with the default SVM (trainset) no fold is cut, so the svm_scores
+    # stages need not import scikit-learn
     from sklearn.model_selection import StratifiedGroupKFold
 
     cutter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
