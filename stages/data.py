@@ -18,7 +18,7 @@ from twostream.datasets.archives import ArchiveError
 from twostream.config import ROLES, load_params
 from twostream.datasets.official import prepare_dataset
 from twostream.datasets.download import DownloadError
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.datasets.folder import prepare_folder
 from twostream.runtime import configure_logging
 from twostream.datasets.splits import SPLITS, SplitError, save_table
@@ -59,4 +59,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from twostream.config import load_params
 from twostream.datasets.splits import load_table
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.evaluation.score_model import score_model
 from twostream.evaluation.scores import ScoreFile, save_scores
 from twostream.evaluation.scores import accuracy
@@ -62,4 +62,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.store.fingerprint import stage_code
 
 
@@ -34,4 +34,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from twostream.config import load_params
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.flow.extract import extract_flow
 from twostream.store.pervideo import MachineError
 from twostream.runtime import configure_logging, torchrun_shard
@@ -42,4 +42,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from twostream.config import load_params
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.frames.extract import extract_frames
 from twostream.store.pervideo import MachineError
 from twostream.runtime import configure_logging
@@ -39,4 +39,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from twostream.config import load_params
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.evaluation.late_fusion import PairScores, PairingError, fuse_split
 from twostream.evaluation.scores import ScoreFile, load_scores, save_scores, split_files
 from twostream.evaluation.scores import accuracy
@@ -62,4 +62,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

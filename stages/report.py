@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from twostream.config import load_params
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.report.collect import collect_results, plot_folders, write_plots
 from twostream.report.tables import build_tables, summary, to_markdown
 from twostream.runtime import configure_logging
@@ -47,4 +47,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

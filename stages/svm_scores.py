@@ -22,7 +22,7 @@ from pathlib import Path
 
 from twostream.config import ROLES, ParamsError, load_params
 from twostream.datasets.splits import SplitError, load_table
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.evaluation.cross_fit import cross_fit_scores
 from twostream.evaluation.score_model import score_model
 from twostream.evaluation.scores import ScoreFile, save_scores
@@ -90,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)

@@ -27,7 +27,7 @@ from twostream.cells import SPATIAL_SETTINGS, TABLE2_ROWS
 from twostream.config import ROLES, ParamsError, load_params
 from twostream.training.curves import TrainingCurves
 from twostream.training.distributed import join, leave
-from twostream.errors import run_entry_point
+from twostream.errors import run_stage
 from twostream.training.fit import PartData, fit_split
 from twostream.models import WeightsError
 from twostream.runtime import configure_logging, pick_device
@@ -103,4 +103,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_entry_point(main)
+    run_stage(main)
