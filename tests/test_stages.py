@@ -70,3 +70,18 @@ def test_outputs_a_stage_cleans_itself_are_not_deleted_by_dvc_first():
     outs = stages["data"]["do"]["outs"]
     raw = next(o for o in outs if isinstance(o, dict) and "data/${key}/raw" in o)
     assert raw["data/${key}/raw"]["persist"] is True
+
+
+@pytest.mark.parametrize("stage, unused", [
+    ("report", ["torch", "sklearn"]), ("fuse", ["torch", "sklearn"]), ("svm_scores", ["sklearn"]),
+    ("evaluate", ["sklearn", "dvclive"]), ("data", ["torch"]), ("frames", ["torch"]), ("flow", ["torch"]),
+])
+def test_a_stage_script_loads_no_library_it_does_not_need_to(stage, unused):
+    """Each is a second or so of every run of the stage: scikit-learn is loaded where an SVM is
+    fitted or folds are cut, torch where a net or the flow solver runs."""
+    probe = ("import importlib.util, sys\n"
+             f"spec = importlib.util.spec_from_file_location('stage', {str(REPO / 'stages' / f'{stage}.py')!r})\n"
+             "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+             f"print(sorted(m for m in {unused!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

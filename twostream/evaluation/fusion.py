@@ -7,14 +7,14 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from twostream.errors import UserError
+
+if TYPE_CHECKING:
+    from sklearn.svm import LinearSVC
 
 
 class SvmFileError(UserError, ValueError):
@@ -53,6 +53,10 @@ CRAMMER_SINGER_MAX_ITER = 100_000
 
 def crammer_singer_svm(c: float, seed: int) -> LinearSVC:
     """The fusion SVM of the paper: one Crammer-Singer multi-class linear SVM (not one-vs-rest)."""
+    # scikit-learn is imported where an SVM is made: averaging fusion and the report, which
+    # import this module too, need not pay its 0.7 s
+    from sklearn.svm import LinearSVC
+
     return LinearSVC(multi_class="crammer_singer", C=c, random_state=seed,
                      max_iter=CRAMMER_SINGER_MAX_ITER)
 
@@ -75,6 +79,9 @@ def choose_svm_c(features: np.ndarray, labels: np.ndarray, candidates: tuple[flo
     k = min(folds, int(smallest_class))
     if len(candidates) == 1 or k < 2:
         return float(candidates[0]), {}
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     search = GridSearchCV(crammer_singer_svm(candidates[0], seed), {"C": [float(c) for c in candidates]},
                           cv=splitter, refit=False, n_jobs=_joblib_jobs(workers))
@@ -163,6 +170,8 @@ def fit_fusion_svm(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarr
     chosen, validation = choose_svm_c(train[keep], train_labels[keep], candidates, folds, seed,
                                       workers)
     svm = crammer_singer_svm(chosen, seed)
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         svm.fit(train[keep], train_labels[keep])
