@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 SCRIPT = textwrap.dedent("""
-    import atexit, logging, sys, threading, time
+    import atexit, concurrent.futures, logging, sys, threading, time
     from pathlib import Path
     sys.path.insert(0, {repo!r})
     from twostream.errors import UserError, run_stage
@@ -24,6 +24,7 @@ SCRIPT = textwrap.dedent("""
             (out / "finalised").write_text("the interpreter's teardown ran")
 
     KEPT = Finalised()  # a module global: the interpreter's teardown finalises it
+    EXECUTOR = concurrent.futures.ProcessPoolExecutor(1)
 
 
     def main():
@@ -32,6 +33,8 @@ SCRIPT = textwrap.dedent("""
         atexit.register(lambda: (out / "atexit").write_text("ran"))
         threading.Thread(target=lambda: (time.sleep(0.3), (out / "thread").write_text("done"))).start()
         sys.stdout.write("no newline yet")  # buffered: written only when flushed
+        # left open, as joblib leaves its workers: its manager thread ends on threading's exit hook
+        EXECUTOR.submit(pow, 2, 3).result()
         if mode == "message":
             raise SystemExit("stage: went wrong")
         if mode == "user":
@@ -52,7 +55,7 @@ def stage(tmp_path):
 
     def run(mode: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(script), mode, str(tmp_path)],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=30)
     return run
 
 

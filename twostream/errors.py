@@ -66,9 +66,10 @@ def end_process(code: object = 0) -> NoReturn:
     else:  # sys.exit("message"): the message on stderr, status 1
         print(code, file=sys.stderr)
         status = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # The interpreter's own first steps, in its order: threading's exit hooks (they stop the
+    # manager threads of executors left open, concurrent.futures' and joblib's) and the join of
+    # every non-daemon thread, then the atexit handlers.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
