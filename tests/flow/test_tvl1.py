@@ -88,6 +88,27 @@ def test_a_pairs_field_does_not_depend_on_its_batch_mates(pairs):
         assert (single[0] - batched[i]).abs().max() < 1e-3, i
 
 
+def test_no_iteration_runs_on_a_batch_of_one_once_the_batch_had_more(pairs):
+    """Converged pairs leave the iterated batch, but never the last one beside a running pair:
+    compiled, a batch of one is a graph of its own (0/1 specialisation), a second compile of
+    the iteration. The field stays each pair's own."""
+    from twostream.flow.tvl1 import EAGER, Kernels
+
+    sizes = []
+
+    def step(*args):  # noqa: ANN002, ANN202
+        sizes.append(args[0].shape[0])
+        return EAGER.step(*args)
+
+    spy = Kernels(step, EAGER.block, EAGER.linear, EAGER.median)
+    a = torch.from_numpy(np.stack([p[0] for p in pairs]))
+    b = torch.from_numpy(np.stack([p[1] for p in pairs]))
+    batched = tvl1_flow(a, b, kernels=spy)
+    assert len(set(sizes)) > 2 and min(sizes) == 2, sorted(set(sizes))  # rows were dropped
+    for i in range(len(pairs)):
+        assert torch.equal(tvl1_flow(a[i:i + 1], b[i:i + 1])[0], batched[i]), i
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(pairs):
     a = torch.from_numpy(np.stack([p[0] for p in pairs]))

@@ -321,9 +321,12 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
     # The level's solution, one (B, H, W) plane each: flow (u1, u2), duals (px1, px2, py1, py2).
     solved = [flow[:, 0].contiguous(), flow[:, 1].contiguous(),
               *(torch.zeros(batch, height, width, device=i0.device, dtype=i0.dtype) for _ in range(4))]
+    # The first image as a plane of its own, not a view of the level: the compiled
+    # linearisation guards on a view's base, whose sizes differ between levels (a recompile).
+    first = i0[:, 0].clone()
     for _ in range(settings.warps):
         warped = _warp(images, solved[0], solved[1], xs, ys)
-        rho_c, gx, gy = kernels.linear(warped, solved[0], solved[1], i0[:, 0])
+        rho_c, gx, gy = kernels.linear(warped, solved[0], solved[1], first)
         # The iterated rows (``active``: their pairs' indices in the batch) and which of them
         # still run (``running``). A pair that converges is frozen in the batch (its planes keep
         # the values they converged to) until a quarter of the rows are frozen: then those are
@@ -357,7 +360,12 @@ def _solve_level(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor,
             if not still:
                 break
             if 4 * (len(running) - still) >= len(running):
-                kept, frozen = running.nonzero().view(-1), (~running).nonzero().view(-1)
+                kept_rows = running.clone()
+                if still == 1:  # one frozen row stays beside it: a batch of one is a graph of its own to compile
+                    kept_rows[int((~running).nonzero()[0])] = True
+                kept, frozen = kept_rows.nonzero().view(-1), (~kept_rows).nonzero().view(-1)
+                if not len(frozen):
+                    continue
                 rows = active[frozen]
                 for full, plane in zip(solved, state):
                     full.index_copy_(0, rows, plane.index_select(0, frozen))
