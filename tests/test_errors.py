@@ -76,3 +76,27 @@ def test_a_stage_ends_as_sys_exit_would_without_the_teardown(stage, tmp_path, mo
     assert (tmp_path / "atexit").read_text() == "ran"
     assert (tmp_path / "thread").read_text() == "done"
     assert not (tmp_path / "finalised").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process start times come from /proc")
+def test_the_timing_record_says_when_the_process_started(tmp_path):
+    """bench/timing.py splits a stage's time into start-up (process start to ``main``) and
+    work; a start taken from the boot time's whole second put up to a second of DVC's own
+    time into start-up."""
+    import json
+    import os
+    import time
+
+    from twostream.errors import TIMING_ENV
+
+    record = tmp_path / "timing.jsonl"
+    script = tmp_path / "probe.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+                      "from twostream.errors import run_stage\nrun_stage(lambda: None)\n")
+    before = time.time()
+    subprocess.run([sys.executable, str(script)], env={**os.environ, TIMING_ENV: str(record)},
+                   check=True, timeout=30)
+    after = time.time()
+    times = json.loads(record.read_text())
+    assert before - 0.05 <= times["started"] <= times["entered"] <= times["ended"] <= after
+    assert times["started"] - before < 0.2  # the process starts as soon as it is spawned

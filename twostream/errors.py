@@ -80,13 +80,15 @@ def end_process(code: object = 0) -> NoReturn:
 
 
 def _process_start() -> float | None:
-    """This process's start (seconds since the epoch), from /proc on Linux."""
+    """This process's start (seconds since the epoch), from /proc on Linux: its age (uptime
+    less its start tick) taken from now. (The boot time /proc/stat gives is rounded to whole
+    seconds and drifts from the wall clock, which put up to a second of DVC's time into
+    each stage's start-up.)"""
     try:
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
         return None
 
 
