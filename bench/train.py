@@ -29,6 +29,7 @@ from twostream.training.fit import available_archives, decodes_on_gpu, training_
 from twostream.models import WeightsError  # noqa: E402
 from twostream.models.backbones import freeze_all_but_class_layer  # noqa: E402
 from twostream.runtime import autocast, pick_device  # noqa: E402
+from twostream.training.sgd import MomentumSGD  # noqa: E402
 from twostream.datasets.splits import load_table, select  # noqa: E402
 from twostream.cells import spatial_cells  # noqa: E402
 from twostream.streams import cell, train_set  # noqa: E402
@@ -62,7 +63,7 @@ def measure(stream: str, name: str, args: argparse.Namespace, device: torch.devi
         model = model.to(memory_format=torch.channels_last)
     trainable = (freeze_all_but_class_layer(model) if spec.trainable == "last"
                  else list(model.parameters()))
-    optimizer = torch.optim.SGD(trainable, lr=1e-3, momentum=0.9)
+    optimizer = MomentumSGD(trainable, lr=1e-3, momentum=0.9, weight_decay=0.0005)  # the pipeline's
     criterion = torch.nn.CrossEntropyLoss()
     model.train()
 

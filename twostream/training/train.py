@@ -29,6 +29,7 @@ from twostream.models.backbones import (batchnorm_layers, freeze_all_but_class_l
                                         learning_batchnorm, recompute_batchnorm)
 from twostream.training.consensus import forward_videos, snippets_flat
 from twostream.runtime import autocast
+from twostream.training.sgd import MomentumSGD
 from twostream.training.tasks import Heads
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Checkpoint:
     every: int
     world: World = field(default_factory=World)
 
-    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, torch.Tensor | None]:
+    def load(self, model: nn.Module, optimizer: MomentumSGD) -> tuple[int, torch.Tensor | None]:
         """Restore model and optimiser if a matching checkpoint exists.
 
         Returns the iteration to start at and this rank's saved torch RNG state, which the
@@ -72,7 +73,7 @@ class Checkpoint:
         log.info("resuming from %s at iteration %d", self.path, state["iteration"])
         return int(state["iteration"]), state["rng"][self.world.rank]
 
-    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, iteration: int) -> None:
+    def save(self, model: nn.Module, optimizer: MomentumSGD, iteration: int) -> None:
         rng = self.world.gather(torch.get_rng_state())
         if not self.world.main:
             return
@@ -120,8 +121,8 @@ def train_stream(model: nn.Module, make_batches: Callable[[int], Iterable[tuple[
         freeze_batchnorm_but_first(model)
     trainable = (freeze_all_but_class_layer(model) if recipe.last_layer_only
                  else [p for p in model.parameters() if p.requires_grad])
-    optimizer = torch.optim.SGD(trainable, lr=block.lr, momentum=block.momentum,
-                                weight_decay=block.weight_decay)
+    optimizer = MomentumSGD(trainable, lr=block.lr, momentum=block.momentum,
+                            weight_decay=block.weight_decay)
     start, rng_state = checkpoint.load(model, optimizer)
     if live is not None and world.main:
         live.restart_at(start)  # a resumed run continues its curve; a fresh one starts it
