@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,17 @@ def svm_features(*streams: np.ndarray) -> np.ndarray:
 CRAMMER_SINGER_MAX_ITER = 100_000
 
 
+@contextlib.contextmanager
+def _no_convergence_warnings() -> Iterator[None]:
+    """scikit-learn's ConvergenceWarning silenced: a fit that stops at the iteration cap is
+    reported in the fusion's meta (``converged``), not as a warning."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 def crammer_singer_svm(c: float, seed: int) -> LinearSVC:
     """The fusion SVM of the paper: one Crammer-Singer multi-class linear SVM (not one-vs-rest)."""
     # scikit-learn is imported where an SVM is made: averaging fusion and the report, which
@@ -79,15 +92,13 @@ def choose_svm_c(features: np.ndarray, labels: np.ndarray, candidates: tuple[flo
     k = min(folds, int(smallest_class))
     if len(candidates) == 1 or k < 2:
         return float(candidates[0]), {}
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     search = GridSearchCV(crammer_singer_svm(candidates[0], seed), {"C": [float(c) for c in candidates]},
                           cv=splitter, refit=False, n_jobs=_joblib_jobs(workers))
-    with warnings.catch_warnings():
+    with _no_convergence_warnings():
         # a fold that stops at the cap is still a fair estimate of its C; the final fit reports it
-        warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(features, labels)
     means = {float(c): float(v) for c, v in zip(search.cv_results_["param_C"],
                                                 search.cv_results_["mean_test_score"])}
@@ -170,10 +181,7 @@ def fit_fusion_svm(train_streams: tuple[np.ndarray, ...], train_labels: np.ndarr
     chosen, validation = choose_svm_c(train[keep], train_labels[keep], candidates, folds, seed,
                                       workers)
     svm = crammer_singer_svm(chosen, seed)
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with _no_convergence_warnings():
         svm.fit(train[keep], train_labels[keep])
     passes = int(np.max(svm.n_iter_))
     fitted = FusionSvm.from_estimator(svm, train_streams[0].shape[1], chosen)

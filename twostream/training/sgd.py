@@ -63,14 +63,18 @@ class MomentumSGD:
             if decay != 0:
                 grad = grad.add(param, alpha=decay)
             if momentum != 0:
-                state = self.state.setdefault(param, {})
-                buffer = state.get("momentum_buffer")
-                if buffer is None:
-                    buffer = state["momentum_buffer"] = grad.detach().clone()
-                else:
-                    buffer.mul_(momentum).add_(grad, alpha=1.0)
-                grad = buffer
+                grad = self._momentum(param, grad, momentum)
             param.add_(grad, alpha=-lr)
+
+    def _momentum(self, param: torch.nn.Parameter, grad: torch.Tensor, momentum: float) -> torch.Tensor:
+        """``param``'s momentum buffer after this step's ``grad``: ``grad`` itself the first time."""
+        state = self.state.setdefault(param, {})
+        buffer = state.get("momentum_buffer")
+        if buffer is None:
+            buffer = state["momentum_buffer"] = grad.detach().clone()
+        else:
+            buffer.mul_(momentum).add_(grad, alpha=1.0)
+        return buffer
 
     @torch.no_grad()
     def _step_multi_tensor(self, params: list[torch.nn.Parameter], lr: float, momentum: float,
@@ -81,20 +85,12 @@ class MomentumSGD:
         if decay != 0:
             grads = torch._foreach_add(grads, params, alpha=decay)
         if momentum != 0:
-            states = [self.state.setdefault(p, {}) for p in params]
-            if all("momentum_buffer" in s for s in states):
-                buffers = [s["momentum_buffer"] for s in states]
+            if all("momentum_buffer" in self.state.get(p, {}) for p in params):
+                buffers = [self.state[p]["momentum_buffer"] for p in params]
                 torch._foreach_mul_(buffers, momentum)
                 torch._foreach_add_(buffers, grads, alpha=1.0)
-            else:
-                buffers = []
-                for state, grad in zip(states, grads):
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        buffer = state["momentum_buffer"] = grad.detach().clone()
-                    else:
-                        buffer.mul_(momentum).add_(grad, alpha=1.0)
-                    buffers.append(buffer)
+            else:  # a first step: a buffer starts as the gradient itself
+                buffers = [self._momentum(p, g, momentum) for p, g in zip(params, grads)]
             grads = buffers
         torch._foreach_add_(params, grads, alpha=-lr)
 
